@@ -1,0 +1,33 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Hot code is built for the machines lmbench targets (x86-64 with AVX2 + FMA + F16C) and without
+// runtime overflow/bounds checks; the CLI checks the CPU before it calls into these targets.
+let kernelSettings: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "haswell", "-enforce-exclusivity=unchecked"]),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "lmbench",
+    products: [
+        .executable(name: "lmbench", targets: ["lmbench"]),
+    ],
+    targets: [
+        // GGUF file format: mmap reader, metadata, tensor directory, ggml types, reference dequantizers.
+        .target(name: "GGUF", swiftSettings: kernelSettings),
+        // Compute kernels: packed GEMM, quantized mat-vec, norms, RoPE, softmax, attention primitive.
+        .target(name: "Kernels", dependencies: ["GGUF"], swiftSettings: kernelSettings),
+        // Inference engine: tokenizer, model architectures, attention state, generation.
+        .target(name: "Inference", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelSettings),
+        // The command-line tool: one file per command, a small shared option parser.
+        .executableTarget(name: "lmbench", dependencies: ["GGUF", "Kernels", "Inference"]),
+
+        // Test support: a GGUF writer and block encoders written from the format description.
+        .target(name: "GGUFTestSupport", path: "Tests/GGUFTestSupport"),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport"]),
+    ]
+)

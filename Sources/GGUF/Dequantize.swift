@@ -1,0 +1,183 @@
+/// Block dequantizers for every supported ggml type (layouts in engine-spec §2). They are the one
+/// definition of what a quantized block means: the GEMM packs weights through them and the fused
+/// mat-vec kernels are tested against them.
+public enum Dequantize {
+    /// Converts `count` elements (a multiple of `type.blockElements`) starting at `src` into floats.
+    public static func row(_ type: GGMLType, _ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        let blocks = count / type.blockElements
+        switch type {
+        case .f32: dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: for i in 0..<count { dst[i] = loadHalf(src, i * 2) }
+        case .bf16: for i in 0..<count { dst[i] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16) }
+        case .q8_0: forEachBlock(blocks, src, dst, type, q8_0)
+        case .q4_0: forEachBlock(blocks, src, dst, type, q4_0)
+        case .q4_1: forEachBlock(blocks, src, dst, type, q4_1)
+        case .q5_0: forEachBlock(blocks, src, dst, type, q5_0)
+        case .q5_1: forEachBlock(blocks, src, dst, type, q5_1)
+        case .q4_K: forEachBlock(blocks, src, dst, type, q4_K)
+        case .q5_K: forEachBlock(blocks, src, dst, type, q5_K)
+        case .q6_K: forEachBlock(blocks, src, dst, type, q6_K)
+        case .q8_K: forEachBlock(blocks, src, dst, type, q8_K)
+        case .q8_1, .q2_K, .q3_K, .i8, .i16, .i32, .i64, .f64:
+            preconditionFailure("Dequantize.row called with unsupported type \(type); check GGMLType.isSupported first")
+        }
+    }
+
+    @inline(__always)
+    private static func forEachBlock(_ blocks: Int, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ type: GGMLType,
+                                     _ body: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void) {
+        for b in 0..<blocks { body(src + b * type.blockBytes, dst + b * type.blockElements) }
+    }
+
+    /// IEEE half at an unaligned byte offset.
+    @inline(__always)
+    public static func loadHalf(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    // MARK: 32-element blocks
+
+    /// Q8_0: d:f16, qs:i8[32]; y = d·q.
+    @inline(__always)
+    static func q8_0(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 0)
+        let qs = (b + 2).assumingMemoryBound(to: Int8.self)
+        for k in 0..<32 { y[k] = d * Float(qs[k]) }
+    }
+
+    /// Q4_0: d:f16, qs:u8[16]; low nibbles are elements 0–15, high nibbles 16–31; y = d·(q − 8).
+    @inline(__always)
+    static func q4_0(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 0)
+        let qs = (b + 2).assumingMemoryBound(to: UInt8.self)
+        for k in 0..<16 {
+            y[k] = d * Float(Int32(qs[k] & 15) - 8)
+            y[k + 16] = d * Float(Int32(qs[k] >> 4) - 8)
+        }
+    }
+
+    /// Q4_1: d:f16, m:f16, qs:u8[16]; y = d·q + m.
+    @inline(__always)
+    static func q4_1(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 0), m = loadHalf(b, 2)
+        let qs = (b + 4).assumingMemoryBound(to: UInt8.self)
+        for k in 0..<16 {
+            y[k] = d * Float(qs[k] & 15) + m
+            y[k + 16] = d * Float(qs[k] >> 4) + m
+        }
+    }
+
+    /// Q5_0: d:f16, qh:u32, qs:u8[16]; bit k of qh is the fifth bit of element k; y = d·(q − 16).
+    @inline(__always)
+    static func q5_0(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 0)
+        let qh = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+        let qs = (b + 6).assumingMemoryBound(to: UInt8.self)
+        for k in 0..<16 {
+            let lo = UInt32(qs[k] & 15) | ((qh >> UInt32(k)) & 1) << 4
+            let hi = UInt32(qs[k] >> 4) | ((qh >> UInt32(k + 16)) & 1) << 4
+            y[k] = d * Float(Int32(lo) - 16)
+            y[k + 16] = d * Float(Int32(hi) - 16)
+        }
+    }
+
+    /// Q5_1: d:f16, m:f16, qh:u32, qs:u8[16]; y = d·q + m.
+    @inline(__always)
+    static func q5_1(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 0), m = loadHalf(b, 2)
+        let qh = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let qs = (b + 8).assumingMemoryBound(to: UInt8.self)
+        for k in 0..<16 {
+            let lo = UInt32(qs[k] & 15) | ((qh >> UInt32(k)) & 1) << 4
+            let hi = UInt32(qs[k] >> 4) | ((qh >> UInt32(k + 16)) & 1) << 4
+            y[k] = d * Float(lo) + m
+            y[k + 16] = d * Float(hi) + m
+        }
+    }
+
+    // MARK: 256-element K-quant blocks
+
+    /// The 6-bit scale and min of sub-block `j` (0..7) of a Q4_K/Q5_K block (engine-spec §2.2).
+    @inline(__always)
+    public static func kQuantScaleMin(_ s: UnsafePointer<UInt8>, _ j: Int) -> (scale: UInt8, min: UInt8) {
+        if j < 4 { return (s[j] & 63, s[j + 4] & 63) }
+        return ((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
+    }
+
+    /// Q4_K: d:f16, dmin:f16, scales:u8[12], qs:u8[128]. Chunk c of 64 reads qs[32c..<32c+32]: low
+    /// nibbles with sub-block 2c, then high nibbles with sub-block 2c+1; y = d·sc·q − dmin·m.
+    @inline(__always)
+    static func q4_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 0), dmin = loadHalf(b, 2)
+        let scales = (b + 4).assumingMemoryBound(to: UInt8.self)
+        let qs = (b + 16).assumingMemoryBound(to: UInt8.self)
+        for c in 0..<4 {
+            let (sc1, m1) = kQuantScaleMin(scales, 2 * c)
+            let (sc2, m2) = kQuantScaleMin(scales, 2 * c + 1)
+            let d1 = d * Float(sc1), o1 = dmin * Float(m1)
+            let d2 = d * Float(sc2), o2 = dmin * Float(m2)
+            let q = qs + 32 * c, out = y + 64 * c
+            for l in 0..<32 {
+                out[l] = d1 * Float(q[l] & 15) - o1
+                out[l + 32] = d2 * Float(q[l] >> 4) - o2
+            }
+        }
+    }
+
+    /// Q5_K: d:f16, dmin:f16, scales:u8[12], qh:u8[32], qs:u8[128]. Like Q4_K, with the fifth bit of
+    /// element 64c+l in bit 2c of qh[l] and of element 64c+32+l in bit 2c+1.
+    @inline(__always)
+    static func q5_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 0), dmin = loadHalf(b, 2)
+        let scales = (b + 4).assumingMemoryBound(to: UInt8.self)
+        let qh = (b + 16).assumingMemoryBound(to: UInt8.self)
+        let qs = (b + 48).assumingMemoryBound(to: UInt8.self)
+        for c in 0..<4 {
+            let (sc1, m1) = kQuantScaleMin(scales, 2 * c)
+            let (sc2, m2) = kQuantScaleMin(scales, 2 * c + 1)
+            let d1 = d * Float(sc1), o1 = dmin * Float(m1)
+            let d2 = d * Float(sc2), o2 = dmin * Float(m2)
+            let q = qs + 32 * c, out = y + 64 * c
+            let shift = UInt8(2 * c)
+            for l in 0..<32 {
+                let lo = (q[l] & 15) | ((qh[l] >> shift) & 1) << 4
+                let hi = (q[l] >> 4) | ((qh[l] >> (shift + 1)) & 1) << 4
+                out[l] = d1 * Float(lo) - o1
+                out[l + 32] = d2 * Float(hi) - o2
+            }
+        }
+    }
+
+    /// Q6_K: ql:u8[128], qh:u8[64], scales:i8[16], d:f16 (last). Half h covers outputs 128h..<128h+128;
+    /// y[i] = d · scales[i/16] · (q − 32) with q = 4 low bits from ql and 2 high bits from qh.
+    @inline(__always)
+    static func q6_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(b, 208)
+        let scales = (b + 192).assumingMemoryBound(to: Int8.self)
+        for h in 0..<2 {
+            let ql = (b + 64 * h).assumingMemoryBound(to: UInt8.self)
+            let qh = (b + 128 + 32 * h).assumingMemoryBound(to: UInt8.self)
+            let sc = scales + 8 * h
+            let out = y + 128 * h
+            for l in 0..<32 {
+                let q1 = Int32((ql[l] & 15) | ((qh[l] >> 0) & 3) << 4) - 32
+                let q2 = Int32((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32
+                let q3 = Int32((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32
+                let q4 = Int32((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32
+                let s = l / 16
+                out[l] = d * Float(sc[s]) * Float(q1)
+                out[l + 32] = d * Float(sc[s + 2]) * Float(q2)
+                out[l + 64] = d * Float(sc[s + 4]) * Float(q3)
+                out[l + 96] = d * Float(sc[s + 6]) * Float(q4)
+            }
+        }
+    }
+
+    /// Q8_K: d:f32, qs:i8[256], bsums:i16[16]; y = d·q.
+    @inline(__always)
+    static func q8_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+        let d = Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+        let qs = (b + 4).assumingMemoryBound(to: Int8.self)
+        for k in 0..<256 { y[k] = d * Float(qs[k]) }
+    }
+}

@@ -1,0 +1,153 @@
+import XCTest
+import GGUF
+import GGUFTestSupport
+
+/// Each test picks integer codes and scales, encodes them with the test's own block encoder, and checks
+/// that `Dequantize.row` returns the value the format defines for those codes (engine-spec §2).
+final class DequantizeTests: XCTestCase {
+    var rng = SeededGenerator(seed: 42)
+
+    func half() -> Float16 { Float16(Float.random(in: -0.05...0.05, using: &rng)) }
+    func codes(_ n: Int, _ range: ClosedRange<UInt8>) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: range, using: &rng) } }
+
+    func decode(_ type: GGMLType, _ bytes: [UInt8], count: Int) -> [Float] {
+        XCTAssertEqual(bytes.count, type.rowBytes(count), "encoder produced the wrong block size for \(type)")
+        var out = [Float](repeating: .nan, count: count)
+        bytes.withUnsafeBytes { Dequantize.row(type, $0.baseAddress!, count: count, into: &out) }
+        return out
+    }
+
+    func assertClose(_ got: [Float], _ want: [Float], _ type: GGMLType, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, file: file, line: line)
+        for i in 0..<min(got.count, want.count) where abs(got[i] - want[i]) > 1e-6 * max(1, abs(want[i])) {
+            XCTFail("\(type) element \(i): got \(got[i]), want \(want[i])", file: file, line: line)
+            return
+        }
+    }
+
+    func testQ8_0() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<3 {
+            let d = half(), q = (0..<32).map { _ in Int8.random(in: -128...127, using: &rng) }
+            bytes += BlockEncoder.q8_0(d: d, q: q)
+            want += q.map { Float(d) * Float($0) }
+        }
+        assertClose(decode(.q8_0, bytes, count: 96), want, .q8_0)
+    }
+
+    func testQ4_0() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<3 {
+            let d = half(), q = codes(32, 0...15)
+            bytes += BlockEncoder.q4_0(d: d, q: q)
+            want += q.map { Float(d) * Float(Int($0) - 8) }
+        }
+        assertClose(decode(.q4_0, bytes, count: 96), want, .q4_0)
+    }
+
+    func testQ4_1() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<3 {
+            let d = half(), m = half(), q = codes(32, 0...15)
+            bytes += BlockEncoder.q4_1(d: d, m: m, q: q)
+            want += q.map { Float(d) * Float($0) + Float(m) }
+        }
+        assertClose(decode(.q4_1, bytes, count: 96), want, .q4_1)
+    }
+
+    func testQ5_0() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<3 {
+            let d = half(), q = codes(32, 0...31)
+            bytes += BlockEncoder.q5_0(d: d, q: q)
+            want += q.map { Float(d) * Float(Int($0) - 16) }
+        }
+        assertClose(decode(.q5_0, bytes, count: 96), want, .q5_0)
+    }
+
+    func testQ5_1() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<3 {
+            let d = half(), m = half(), q = codes(32, 0...31)
+            bytes += BlockEncoder.q5_1(d: d, m: m, q: q)
+            want += q.map { Float(d) * Float($0) + Float(m) }
+        }
+        assertClose(decode(.q5_1, bytes, count: 96), want, .q5_1)
+    }
+
+    func testQ4_K() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<2 {
+            let d = half(), dmin = half(), sc = codes(8, 0...63), m = codes(8, 0...63), q = codes(256, 0...15)
+            bytes += BlockEncoder.q4_K(d: d, dmin: dmin, sc: sc, m: m, q: q)
+            want += (0..<256).map { i in Float(d) * Float(sc[i / 32]) * Float(q[i]) - Float(dmin) * Float(m[i / 32]) }
+        }
+        assertClose(decode(.q4_K, bytes, count: 512), want, .q4_K)
+    }
+
+    /// The high bits of sub-blocks 4–7 must come from the right bytes (engine-spec pitfall 5): a min
+    /// whose top bits are set while the matching scale's are clear catches the `s[j−4]` bug.
+    func testQ4_KHighScaleBitsComeFromTheRightBytes() {
+        let sc: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8], m: [UInt8] = [0, 0, 0, 0, 63, 48, 32, 16]
+        let q = [UInt8](repeating: 1, count: 256)
+        let got = decode(.q4_K, BlockEncoder.q4_K(d: 1, dmin: 1, sc: sc, m: m, q: q), count: 256)
+        for j in 0..<8 { XCTAssertEqual(got[32 * j], Float(sc[j]) - Float(m[j]), "sub-block \(j)") }
+    }
+
+    func testQ5_K() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<2 {
+            let d = half(), dmin = half(), sc = codes(8, 0...63), m = codes(8, 0...63), q = codes(256, 0...31)
+            bytes += BlockEncoder.q5_K(d: d, dmin: dmin, sc: sc, m: m, q: q)
+            want += (0..<256).map { i in Float(d) * Float(sc[i / 32]) * Float(q[i]) - Float(dmin) * Float(m[i / 32]) }
+        }
+        assertClose(decode(.q5_K, bytes, count: 512), want, .q5_K)
+    }
+
+    func testQ6_K() {
+        var bytes: [UInt8] = [], want: [Float] = []
+        for _ in 0..<2 {
+            let d = half(), scales = (0..<16).map { _ in Int8.random(in: -128...127, using: &rng) }, q = codes(256, 0...63)
+            bytes += BlockEncoder.q6_K(d: d, scales: scales, q: q)
+            want += (0..<256).map { i in Float(d) * Float(scales[i / 16]) * Float(Int(q[i]) - 32) }
+        }
+        assertClose(decode(.q6_K, bytes, count: 512), want, .q6_K)
+    }
+
+    func testQ8_K() {
+        let d: Float = 0.0123, q = (0..<256).map { _ in Int8.random(in: -127...127, using: &rng) }
+        assertClose(decode(.q8_K, BlockEncoder.q8_K(d: d, q: q), count: 256), q.map { d * Float($0) }, .q8_K)
+    }
+
+    func testF16IncludingSubnormalsAndExtremes() {
+        let values: [Float16] = [0, -0, 1, -2.5, 65504, -65504, Float16(bitPattern: 0x0001), Float16(bitPattern: 0x03FF), .infinity]
+        let bytes = values.flatMap { le($0.bitPattern) }
+        let got = decode(.f16, bytes, count: values.count)
+        XCTAssertEqual(got[6], Float(sign: .plus, exponent: -24, significand: 1), "smallest subnormal is 2^-24")
+        XCTAssertEqual(got[7], 1023 * Float(sign: .plus, exponent: -24, significand: 1))
+        XCTAssertEqual(got[4], 65504)
+        XCTAssertEqual(got[8], .infinity)
+        XCTAssertEqual(Array(got[0..<4]), [0, 0, 1, -2.5])
+    }
+
+    func testBF16IsTheTopHalfOfAnF32() {
+        let floats: [Float] = [1, -3.140625, Float(bitPattern: 0x7149_0000), 0]
+        let bytes = floats.flatMap { le(UInt16($0.bitPattern >> 16)) }
+        XCTAssertEqual(decode(.bf16, bytes, count: 4), floats)
+    }
+
+    func testF32IsCopied() {
+        let floats: [Float] = [1, -2, .pi]
+        XCTAssertEqual(decode(.f32, floats.flatMap { le($0.bitPattern) }, count: 3), floats)
+    }
+
+    func testTypeTable() {
+        XCTAssertEqual(GGMLType.q4_K.rowBytes(1024), 4 * 144)
+        XCTAssertEqual(GGMLType.q5_0.rowBytes(640), 20 * 22)
+        XCTAssertEqual(GGMLType.q6_K.blockBytes, 210)
+        XCTAssertEqual(GGMLType(rawValue: 30), .bf16)
+        XCTAssertNil(GGMLType(rawValue: 4), "ids 4 and 5 are retired")
+        XCTAssertEqual("\(GGMLType.q4_K)", "Q4_K")
+        XCTAssertFalse(GGMLType.q2_K.isSupported)
+    }
+}
