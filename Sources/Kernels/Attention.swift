@@ -1,0 +1,265 @@
+import Foundation
+
+/// The keys and values of one KV head over a contiguous run of cache slots, as attention reads them.
+///
+/// Keys are stored in panels of 16 positions laid out [headDim][16] (panel p holds positions
+/// `firstPosition + 16p ..< firstPosition + 16p + 16`), which is exactly the B operand of the GEMM
+/// micro-kernel, so QKᵀ needs no packing. Value rows are `valueStride` floats apart. Storage must
+/// cover whole panels (rows up to the next multiple of 16) and hold finite numbers everywhere.
+public struct KeyValueSpan {
+    public var keyPanels: UnsafePointer<Float>
+    public var values: UnsafePointer<Float>
+    public var valueStride: Int
+    public var firstPosition: Int
+    public var count: Int
+
+    public init(keyPanels: UnsafePointer<Float>, values: UnsafePointer<Float>, valueStride: Int, firstPosition: Int, count: Int) {
+        self.keyPanels = keyPanels
+        self.values = values
+        self.valueStride = valueStride
+        self.firstPosition = firstPosition
+        self.count = count
+    }
+
+    var panels: Int { (count + 15) / 16 }
+}
+
+/// The query side of one attention call for one KV head: `tokens` positions, each with
+/// `headsPerToken` query vectors (the query heads sharing this KV head). Query vector i of token t
+/// is at `queries + t·tokenStride + i·headDim`; the output uses the same layout.
+public struct AttentionQueries {
+    public var queries: UnsafePointer<Float>
+    public var output: UnsafeMutablePointer<Float>
+    public var tokens: Int
+    public var headsPerToken: Int
+    public var tokenStride: Int
+    public var positions: UnsafePointer<Int>
+
+    public init(queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, tokens: Int, headsPerToken: Int,
+                tokenStride: Int, positions: UnsafePointer<Int>) {
+        self.queries = queries
+        self.output = output
+        self.tokens = tokens
+        self.headsPerToken = headsPerToken
+        self.tokenStride = tokenStride
+        self.positions = positions
+    }
+}
+
+extension ComputeContext {
+    static let attentionBlockRows = 48
+    static let attentionChunkKeys = 128
+
+    /// Softmax attention of every query over the keys of `spans` that it may see: a key at position j
+    /// is visible to a query at position p when j ≤ p and p − j < `window` (pass `Int.max` for plain
+    /// causal attention). Scores use the queries as given (any 1/√d scale is already applied).
+    ///
+    /// One online softmax runs over all spans, in key chunks: S = Q·Kᵀ with the GEMM micro-kernel,
+    /// then the running max/sum update, then O += P·V with the same kernel. Work is split over blocks
+    /// of query rows and, when there are fewer blocks than threads (decoding), over the keys as well,
+    /// with the partial softmax states merged at the end.
+    public func attend(_ q: AttentionQueries, headDim: Int, spans: [KeyValueSpan], window: Int) {
+        let rows = q.tokens * q.headsPerToken
+        guard rows > 0 else { return }
+        precondition(headDim % GEMM.tileCols == 0, "attention needs a head size that is a multiple of 16")
+        let blockRows = ComputeContext.attentionBlockRows
+        let blocks = (rows + blockRows - 1) / blockRows
+
+        // Visible panels of each span for each query block; the key splits cut this list.
+        var panelRanges: [[Range<Int>]] = []
+        var maxPanels = 0
+        for b in 0..<blocks {
+            let firstToken = b * blockRows / q.headsPerToken
+            let lastToken = (min(rows, (b + 1) * blockRows) - 1) / q.headsPerToken
+            var lowest = Int.max, highest = Int.min
+            for t in firstToken...lastToken {
+                lowest = min(lowest, q.positions[t])
+                highest = max(highest, q.positions[t])
+            }
+            let from = window == Int.max ? Int.min : lowest - window + 1, to = highest + 1
+            var ranges: [Range<Int>] = []
+            var total = 0
+            for span in spans {
+                let a = max(from, span.firstPosition), e = min(to, span.firstPosition + span.count)
+                if a >= e { ranges.append(0..<0); continue }
+                let r = ((a - span.firstPosition) / 16)..<((e - span.firstPosition + 15) / 16)
+                ranges.append(r)
+                total += r.count
+            }
+            panelRanges.append(ranges)
+            maxPanels = max(maxPanels, total)
+        }
+        let minimumPanelsPerSplit = 8
+        let splits = blocks >= parallelism.threads ? 1
+            : max(1, min((parallelism.threads + blocks - 1) / blocks, maxPanels / minimumPanelsPerSplit))
+        let partialStride = blockRows * (headDim + 2)
+        let partials: UnsafeMutablePointer<Float>? = splits > 1
+            ? arena.buffer(worker: 0, slot: 7, count: blocks * splits * partialStride) : nil
+
+        parallelism.forEach(blocks * splits) { item, worker in
+            let block = item / splits, split = item % splits
+            let firstRow = block * blockRows
+            let activeRows = min(blockRows, rows - firstRow)
+            let tiles = (activeRows + GEMM.tileRows - 1) / GEMM.tileRows
+            let chunkKeys = ComputeContext.attentionChunkKeys
+            let qs = arena.buffer(worker: worker, slot: 3, count: blockRows * headDim)
+            let scores = arena.buffer(worker: worker, slot: 4, count: blockRows * chunkKeys)
+            let out: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>
+            if let partials {
+                let base = partials + item * partialStride
+                out = base; m = base + blockRows * headDim; l = m + blockRows
+            } else {
+                out = arena.buffer(worker: worker, slot: 5, count: blockRows * headDim)
+                m = arena.buffer(worker: worker, slot: 6, count: 2 * blockRows)
+                l = m + blockRows
+            }
+            // Gather this block's query rows into a dense, zero-padded tile stack.
+            for r in 0..<(tiles * GEMM.tileRows) {
+                let dst = qs + r * headDim
+                if r < activeRows {
+                    let row = firstRow + r
+                    dst.update(from: q.queries + (row / q.headsPerToken) * q.tokenStride + (row % q.headsPerToken) * headDim, count: headDim)
+                } else {
+                    dst.update(repeating: 0, count: headDim)
+                }
+            }
+            out.update(repeating: 0, count: tiles * GEMM.tileRows * headDim)
+            m.update(repeating: -.infinity, count: blockRows)
+            l.update(repeating: 0, count: blockRows)
+
+            // This split's share of the block's visible panels, walked span by span in chunks.
+            let ranges = panelRanges[block]
+            let total = ranges.reduce(0) { $0 + $1.count }
+            var skip = total * split / splits
+            var take = total * (split + 1) / splits - skip
+            for (s, span) in spans.enumerated() where take > 0 {
+                var range = ranges[s]
+                if skip >= range.count { skip -= range.count; continue }
+                range = (range.lowerBound + skip)..<range.upperBound
+                skip = 0
+                var panel = range.lowerBound
+                let end = min(range.upperBound, panel + take)
+                take -= end - panel
+                while panel < end {
+                    let count = min(chunkKeys / 16, end - panel)
+                    attendChunk(q, headDim: headDim, span: span, firstPanel: panel, panels: count, window: window,
+                                firstRow: firstRow, activeRows: activeRows, tiles: tiles,
+                                qs: qs, scores: scores, out: out, m: m, l: l, worker: worker)
+                    panel += count
+                }
+            }
+            if partials == nil {
+                for r in 0..<activeRows {
+                    let row = firstRow + r
+                    let dst = q.output + (row / q.headsPerToken) * q.tokenStride + (row % q.headsPerToken) * headDim
+                    let inverse = 1 / l[r]
+                    for d in 0..<headDim { dst[d] = out[r * headDim + d] * inverse }
+                }
+            }
+        }
+
+        if let partials {
+            // Merge the splits of each block: weights e^(m_s − M) rescale each partial sum and output.
+            for block in 0..<blocks {
+                let firstRow = block * blockRows
+                for r in 0..<min(blockRows, rows - firstRow) {
+                    var best = -Float.infinity
+                    for s in 0..<splits { best = max(best, partials[(block * splits + s) * partialStride + blockRows * headDim + r]) }
+                    let row = firstRow + r
+                    let dst = q.output + (row / q.headsPerToken) * q.tokenStride + (row % q.headsPerToken) * headDim
+                    dst.update(repeating: 0, count: headDim)
+                    var denominator: Float = 0
+                    for s in 0..<splits {
+                        let base = partials + (block * splits + s) * partialStride
+                        let ms = base[blockRows * headDim + r], ls = base[blockRows * headDim + blockRows + r]
+                        if ls == 0 { continue }
+                        let weight = Foundation.exp(ms - best)
+                        denominator += weight * ls
+                        for d in 0..<headDim { dst[d] += weight * base[r * headDim + d] }
+                    }
+                    Elementwise.scale(dst, by: 1 / denominator, count: headDim)
+                }
+            }
+        }
+    }
+
+    /// One chunk of at most `attentionChunkKeys` keys for one block of query rows: scores, the online
+    /// softmax update, and the weighted sum of values.
+    @inline(__always)
+    private func attendChunk(_ q: AttentionQueries, headDim: Int, span: KeyValueSpan, firstPanel: Int, panels: Int, window: Int,
+                             firstRow: Int, activeRows: Int, tiles: Int,
+                             qs: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+                             m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>, worker: Int) {
+        let ld = ComputeContext.attentionChunkKeys
+        let keys = panels * 16
+        let chunkFirst = span.firstPosition + firstPanel * 16
+        let spanEnd = span.firstPosition + span.count
+        let tr = GEMM.tileRows
+        for t in 0..<tiles {
+            for p in 0..<panels {
+                GEMM.microKernel(qs + t * tr * headDim, headDim, span.keyPanels + (firstPanel + p) * headDim * 16, 16, headDim,
+                                 scores + t * tr * ld + p * 16, ld, accumulate: false)
+            }
+        }
+        for r in 0..<(tiles * tr) {
+            let row = scores + r * ld
+            guard r < activeRows else { row.update(repeating: 0, count: keys); continue }
+            let position = q.positions[(firstRow + r) / q.headsPerToken]
+            let lowest = window == Int.max ? chunkFirst : max(chunkFirst, position - window + 1)
+            let a = lowest - chunkFirst, b = min(position + 1, spanEnd, chunkFirst + keys) - chunkFirst
+            guard a < b else { row.update(repeating: 0, count: keys); continue }
+            let rowMax = Softmax.max(row, a, b)
+            if rowMax > m[r] {
+                if l[r] > 0 {
+                    let correction = Foundation.exp(m[r] - rowMax)
+                    l[r] *= correction
+                    Elementwise.scale(out + r * headDim, by: correction, count: headDim)
+                }
+                m[r] = rowMax
+            }
+            l[r] += Softmax.exponentiate(row, count: keys, visible: a..<b, subtracting: m[r])
+        }
+        let values = span.values + (chunkFirst - span.firstPosition) * span.valueStride
+        for t in 0..<tiles {
+            for d in stride(from: 0, to: headDim, by: GEMM.tileCols) {
+                GEMM.microKernel(scores + t * tr * ld, ld, values + d, span.valueStride, keys,
+                                 out + t * tr * headDim + d, headDim, accumulate: true)
+            }
+        }
+    }
+}
+
+/// Row operations of the attention softmax.
+enum Softmax {
+    /// The largest of row[a..<b] (a < b).
+    @inline(__always)
+    static func max(_ row: UnsafePointer<Float>, _ a: Int, _ b: Int) -> Float {
+        var i = a
+        var best = row[i]
+        while i < b && i % 8 != 0 { best = Swift.max(best, row[i]); i += 1 }
+        if i + 8 <= b {
+            var v = load8(row + i)
+            i += 8
+            while i + 8 <= b { v = lanewiseMax(v, load8(row + i)); i += 8 }
+            best = Swift.max(best, horizontalMax(v))
+        }
+        while i < b { best = Swift.max(best, row[i]); i += 1 }
+        return best
+    }
+
+    /// Replaces row[j] by e^(row[j] − m) for j in `visible` and by 0 elsewhere in 0..<count (a
+    /// multiple of 8); returns the sum.
+    @inline(__always)
+    static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, visible: Range<Int>, subtracting m: Float) -> Float {
+        let first = visible.lowerBound & ~7, last = Swift.min(count, (visible.upperBound + 7) & ~7)
+        let mv = SIMD8<Float>(repeating: m)
+        var j = first
+        while j < last { store8(row + j, Elementwise.exp(load8(row + j) - mv)); j += 8 }
+        row.update(repeating: 0, count: visible.lowerBound)
+        (row + visible.upperBound).update(repeating: 0, count: count - visible.upperBound)
+        var sum = SIMD8<Float>()
+        j = first
+        while j < last { sum += load8(row + j); j += 8 }
+        return horizontalSum(sum)
+    }
+}

@@ -1,0 +1,142 @@
+import GGUF
+
+/// The thread count plus per-worker scratch that every kernel call shares. A model owns one; calls
+/// on one context must not overlap (the engine runs one forward pass at a time).
+public final class ComputeContext: @unchecked Sendable {
+    public let parallelism: Parallelism
+    let arena: ScratchArena
+
+    /// Scratch slots per worker: 0 packed panel / dequantized row, 1 row buffer, 2 C tile,
+    /// 3 padded A rows, 4–6 attention (scores, output, softmax state), 7 shared per-call data (worker 0).
+    static let scratchSlots = 8
+
+    public init(parallelism: Parallelism = .allCores) {
+        self.parallelism = parallelism
+        arena = ScratchArena(workers: parallelism.threads, slots: ComputeContext.scratchSlots)
+    }
+
+    /// Bytes of scratch currently held by the kernels.
+    public var scratchBytes: Int { arena.bytes }
+}
+
+/// One product of a batched matmul call: `output` (rows × weights.rows) = input · weightsᵀ.
+public struct MatMulJob {
+    public var weights: WeightMatrix
+    public var output: UnsafeMutablePointer<Float>
+    public init(_ weights: WeightMatrix, _ output: UnsafeMutablePointer<Float>) {
+        self.weights = weights
+        self.output = output
+    }
+}
+
+extension ComputeContext {
+    /// For each job, `output = x · Wᵀ`, where x is `rows` × `cols` floats (row stride `cols`) and all
+    /// jobs share x. Jobs are dispatched together, so q/k/v or gate/up cost one fork/join.
+    /// One row (decoding) uses the fused quantized dot products; more rows use the packed GEMM.
+    public func matmul(_ x: UnsafePointer<Float>, rows: Int, _ jobs: [MatMulJob]) {
+        guard rows > 0, let cols = jobs.first?.weights.cols else { return }
+        precondition(jobs.allSatisfy { $0.weights.cols == cols }, "matmul jobs must share the input width")
+        if rows == 1 { matvec(x, cols: cols, jobs) } else { gemm(x, rows: rows, cols: cols, jobs) }
+    }
+
+    public func matmul(_ x: UnsafePointer<Float>, rows: Int, _ w: WeightMatrix, _ y: UnsafeMutablePointer<Float>) {
+        matmul(x, rows: rows, [MatMulJob(w, y)])
+    }
+
+    // MARK: - One row: fused quantized dot products
+
+    /// Rows per work item when decoding: large matrices are cut into long contiguous runs (about 32
+    /// items per worker) so the hardware prefetcher sees long streams; small ones into 32-row items.
+    func matvecRowsPerItem(_ rows: Int) -> Int {
+        max(32, rows / (parallelism.threads * 32))
+    }
+
+    private func matvec(_ x: UnsafePointer<Float>, cols: Int, _ jobs: [MatMulJob]) {
+        let xsums = arena.buffer(worker: 0, slot: 7, count: cols / 32 + 1)
+        QuantizedDot.blockSums(x, cols, into: xsums)
+        var firstItem: [Int] = []
+        var rowsPerItem: [Int] = []
+        var items = 0
+        for job in jobs {
+            firstItem.append(items)
+            let perItem = matvecRowsPerItem(job.weights.rows)
+            rowsPerItem.append(perItem)
+            items += (job.weights.rows + perItem - 1) / perItem
+        }
+        parallelism.forEach(items) { item, worker in
+            var j = jobs.count - 1
+            while firstItem[j] > item { j -= 1 }
+            let job = jobs[j]
+            let w = job.weights
+            let start = (item - firstItem[j]) * rowsPerItem[j]
+            let end = min(w.rows, start + rowsPerItem[j])
+            switch w.type {
+            case .q8_0: for r in start..<end { job.output[r] = QuantizedDot.q8_0(w.row(r), x, cols) }
+            case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), x, xsums, cols) }
+            case .q5_0: for r in start..<end { job.output[r] = QuantizedDot.q5_0(w.row(r), x, xsums, cols) }
+            case .q4_K: for r in start..<end { job.output[r] = QuantizedDot.q4_K(w.row(r), x, xsums, cols) }
+            case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), x, cols) }
+            case .f32: for r in start..<end { job.output[r] = dot(w.row(r).assumingMemoryBound(to: Float.self), x, cols) }
+            default:
+                // Formats without a fused kernel (Q4_1, Q5_1, Q5_K, Q8_K, F16, BF16) go through a row buffer.
+                let buffer = arena.buffer(worker: worker, slot: 1, count: cols)
+                for r in start..<end {
+                    w.dequantizeRow(r, into: buffer)
+                    job.output[r] = dot(buffer, x, cols)
+                }
+            }
+        }
+    }
+
+    // MARK: - Several rows: packed GEMM
+
+    private func gemm(_ x: UnsafePointer<Float>, rows: Int, cols k: Int, _ jobs: [MatMulJob]) {
+        let tr = GEMM.tileRows, tc = GEMM.tileCols
+        let fullTiles = rows / tr, tailRows = rows % tr
+        // The last, partial row tile is padded once and shared read-only by all workers.
+        let paddedTail = arena.buffer(worker: 0, slot: 7, count: tr * k)
+        if tailRows > 0 { GEMM.padRows(x + fullTiles * tr * k, k, rows: tailRows, k: k, into: paddedTail) }
+
+        var firstItem: [Int] = []
+        var items = 0
+        for job in jobs {
+            firstItem.append(items)
+            items += (job.weights.rows + tc - 1) / tc
+        }
+        parallelism.forEach(items) { item, worker in
+            var j = jobs.count - 1
+            while firstItem[j] > item { j -= 1 }
+            let w = jobs[j].weights, y = jobs[j].output
+            let n = w.rows
+            let firstRow = (item - firstItem[j]) * tc
+            let cols = min(tc, n - firstRow)
+            let panel = arena.buffer(worker: worker, slot: 0, count: tc * k)
+            let rowBuffer = arena.buffer(worker: worker, slot: 1, count: k)
+            let cScratch = arena.buffer(worker: worker, slot: 2, count: tr * tc)
+            ComputeContext.pack(w, firstRow: firstRow, count: cols, rowBuffer: rowBuffer, into: panel)
+            for t in 0..<fullTiles {
+                GEMM.edgeKernel(rows: tr, cols: cols, x + t * tr * k, k, panel, tc, k,
+                                y + t * tr * n + firstRow, n, accumulate: false, cScratch: cScratch)
+            }
+            if tailRows > 0 {
+                GEMM.edgeKernel(rows: tailRows, cols: cols, paddedTail, k, panel, tc, k,
+                                y + fullTiles * tr * n + firstRow, n, accumulate: false, cScratch: cScratch)
+            }
+        }
+    }
+
+    /// Dequantizes weight rows firstRow..<firstRow+count into a k × 16 panel (row i of W becomes
+    /// column i of the panel; missing columns are zero), the layout the micro-kernel reads B in.
+    static func pack(_ w: WeightMatrix, firstRow: Int, count: Int, rowBuffer: UnsafeMutablePointer<Float>,
+                     into panel: UnsafeMutablePointer<Float>) {
+        let k = w.cols, tc = GEMM.tileCols
+        for j in 0..<tc {
+            if j < count {
+                w.dequantizeRow(firstRow + j, into: rowBuffer)
+                for i in 0..<k { panel[i * tc + j] = rowBuffer[i] }
+            } else {
+                for i in 0..<k { panel[i * tc + j] = 0 }
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// SIMD helpers for the kernels.
+///
+/// Swift lowers `+ − * /`, int→float conversion, `&`, `|`, `~` and shifts by a constant on SIMD8
+/// to single instructions. Float comparisons, `replacing(with:where:)`, `pointwiseMin/Max`,
+/// `min()/max()`, float→int conversion and integer ops on narrow lanes (UInt8/Int16) become generic
+/// per-lane code or calls; `addingProduct`/`addProduct` are per-lane `fma` that LLVM re-vectorizes
+/// in simple loops (the GEMM and dot kernels, checked) but splits into scalars inside longer
+/// dependency chains. All of this was checked in the release assembly; kernels use the safe subset
+/// and the helpers below build the rest from it.
+
+/// Unaligned SIMD loads and stores on raw float pointers (activations, packed panels and caches are
+/// not guaranteed to be 32-byte aligned).
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// Sum of `n` floats (n a multiple of 8 is fastest; any n works).
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    var i = 0
+    while i + 16 <= n {
+        acc0.addProduct(load8(a + i), load8(b + i))
+        acc1.addProduct(load8(a + i + 8), load8(b + i + 8))
+        i += 16
+    }
+    if i + 8 <= n { acc0.addProduct(load8(a + i), load8(b + i)); i += 8 }
+    var sum = horizontalSum(acc0 + acc1)
+    while i < n { sum += a[i] * b[i]; i += 1 }
+    return sum
+}
+
+/// Sum of the 8 lanes as a tree (`SIMD.sum()` adds the lanes one after another).
+@inline(__always)
+func horizontalSum(_ v: SIMD8<Float>) -> Float {
+    let four = v.lowHalf + v.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}
+
+/// Lane-wise max(x, a), exact: the sign of x − a, spread over the lane by an arithmetic shift,
+/// selects a (LLVM emits a single blend).
+@inline(__always)
+func lanewiseMax(_ x: SIMD8<Float>, _ a: SIMD8<Float>) -> SIMD8<Float> {
+    let below = unsafeBitCast(x - a, to: SIMD8<Int32>.self) &>> 31
+    let xb = unsafeBitCast(x, to: SIMD8<Int32>.self), ab = unsafeBitCast(a, to: SIMD8<Int32>.self)
+    return unsafeBitCast((xb & ~below) | (ab & below), to: SIMD8<Float>.self)
+}
+
+/// Lane-wise min(x, b), exact (see `lanewiseMax`).
+@inline(__always)
+func lanewiseMin(_ x: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    let below = unsafeBitCast(x - b, to: SIMD8<Int32>.self) &>> 31
+    let xb = unsafeBitCast(x, to: SIMD8<Int32>.self), bb = unsafeBitCast(b, to: SIMD8<Int32>.self)
+    return unsafeBitCast((bb & ~below) | (xb & below), to: SIMD8<Float>.self)
+}
+
+/// The largest lane.
+@inline(__always)
+func horizontalMax(_ v: SIMD8<Float>) -> Float {
+    var m = v[0]
+    for i in 1..<8 where v[i] > m { m = v[i] }
+    return m
+}
