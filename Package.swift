@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "GGUFTestSupport", path: "Tests/GGUFTestSupport"),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport"]),
     ]
 )

@@ -4,16 +4,17 @@ import Foundation
 ///
 /// Keys are stored in panels of 16 positions laid out [headDim][16] (panel p holds positions
 /// `firstPosition + 16p ..< firstPosition + 16p + 16`), which is exactly the B operand of the GEMM
-/// micro-kernel, so QKᵀ needs no packing. Value rows are `valueStride` floats apart. Storage must
-/// cover whole panels (rows up to the next multiple of 16) and hold finite numbers everywhere.
+/// micro-kernel, so QKᵀ needs no packing. Value rows are `valueStride` elements apart. Both are half
+/// precision, as llama.cpp's default KV cache. Storage must cover whole panels (rows up to the next
+/// multiple of 16) and hold finite numbers everywhere.
 public struct KeyValueSpan {
-    public var keyPanels: UnsafePointer<Float>
-    public var values: UnsafePointer<Float>
+    public var keyPanels: UnsafePointer<Float16>
+    public var values: UnsafePointer<Float16>
     public var valueStride: Int
     public var firstPosition: Int
     public var count: Int
 
-    public init(keyPanels: UnsafePointer<Float>, values: UnsafePointer<Float>, valueStride: Int, firstPosition: Int, count: Int) {
+    public init(keyPanels: UnsafePointer<Float16>, values: UnsafePointer<Float16>, valueStride: Int, firstPosition: Int, count: Int) {
         self.keyPanels = keyPanels
         self.values = values
         self.valueStride = valueStride
@@ -53,6 +54,7 @@ extension ComputeContext {
     /// Softmax attention of every query over the keys of `spans` that it may see: a key at position j
     /// is visible to a query at position p when j ≤ p and p − j < `window` (pass `Int.max` for plain
     /// causal attention). Scores use the queries as given (any 1/√d scale is already applied).
+    /// The half-precision cache is widened on load; everything else runs in f32.
     ///
     /// One online softmax runs over all spans, in key chunks: S = Q·Kᵀ with the GEMM micro-kernel,
     /// then the running max/sum update, then O += P·V with the same kernel. Work is split over blocks
@@ -118,7 +120,8 @@ extension ComputeContext {
                 let dst = qs + r * headDim
                 if r < activeRows {
                     let row = firstRow + r
-                    dst.update(from: q.queries + (row / q.headsPerToken) * q.tokenStride + (row % q.headsPerToken) * headDim, count: headDim)
+                    let src = q.queries + (row / q.headsPerToken) * q.tokenStride + (row % q.headsPerToken) * headDim
+                    dst.update(from: src, count: headDim)
                 } else {
                     dst.update(repeating: 0, count: headDim)
                 }
@@ -252,14 +255,21 @@ enum Softmax {
     @inline(__always)
     static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, visible: Range<Int>, subtracting m: Float) -> Float {
         let first = visible.lowerBound & ~7, last = Swift.min(count, (visible.upperBound + 7) & ~7)
+        // Masked lanes of the edge vectors become −∞, where exp gives ~1e-38: nothing, in a sum of
+        // terms of which the largest is 1.
+        for i in first..<visible.lowerBound { row[i] = -.infinity }
+        for i in visible.upperBound..<last { row[i] = -.infinity }
         let mv = SIMD8<Float>(repeating: m)
-        var j = first
-        while j < last { store8(row + j, Elementwise.exp(load8(row + j) - mv)); j += 8 }
-        row.update(repeating: 0, count: visible.lowerBound)
-        (row + visible.upperBound).update(repeating: 0, count: count - visible.upperBound)
         var sum = SIMD8<Float>()
-        j = first
-        while j < last { sum += load8(row + j); j += 8 }
+        var j = first
+        while j < last {
+            let e = Elementwise.exp(load8(row + j) - mv)
+            store8(row + j, e)
+            sum += e
+            j += 8
+        }
+        row.update(repeating: 0, count: first)
+        (row + last).update(repeating: 0, count: count - last)
         return horizontalSum(sum)
     }
 }

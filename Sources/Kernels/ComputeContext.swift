@@ -6,8 +6,9 @@ public final class ComputeContext: @unchecked Sendable {
     public let parallelism: Parallelism
     let arena: ScratchArena
 
-    /// Scratch slots per worker: 0 packed panel / dequantized row, 1 row buffer, 2 C tile,
-    /// 3 padded A rows, 4–6 attention (scores, output, softmax state), 7 shared per-call data (worker 0).
+    /// Scratch slots per worker: 0 packed panel, 1 dequantized row, 2 C tile, 3–6 attention (query
+    /// tile, scores, output, softmax state); on worker 0 only, 7 holds per-call data shared by all
+    /// workers (padded tail rows, block sums, attention partials).
     static let scratchSlots = 8
 
     public init(parallelism: Parallelism = .allCores) {
@@ -33,6 +34,7 @@ extension ComputeContext {
     /// For each job, `output = x · Wᵀ`, where x is `rows` × `cols` floats (row stride `cols`) and all
     /// jobs share x. Jobs are dispatched together, so q/k/v or gate/up cost one fork/join.
     /// One row (decoding) uses the fused quantized dot products; more rows use the packed GEMM.
+    /// Activations stay in f32 (llama.cpp rounds them to 8 bits; see the README's note on numerics).
     public func matmul(_ x: UnsafePointer<Float>, rows: Int, _ jobs: [MatMulJob]) {
         guard rows > 0, let cols = jobs.first?.weights.cols else { return }
         precondition(jobs.allSatisfy { $0.weights.cols == cols }, "matmul jobs must share the input width")

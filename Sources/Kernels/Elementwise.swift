@@ -42,20 +42,19 @@ public enum Elementwise {
     /// (`gelu_pytorch_tanh`): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
     public static func geluGate(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
         let c = SIMD8<Float>(repeating: 0.7978845608028654), k = SIMD8<Float>(repeating: 0.044715)
-        let half = SIMD8<Float>(repeating: 0.5), one = SIMD8<Float>(repeating: 1)
+        let half = SIMD8<Float>(repeating: 0.5), one = SIMD8<Float>(repeating: 1), two = SIMD8<Float>(repeating: 2)
         var i = 0
         while i + 8 <= n {
             let x = load8(gate + i)
             let u = c * (x + k * x * x * x)
             // tanh(u) = 1 − 2 / (e^{2u} + 1); saturates correctly when e^{2u} over- or underflows.
-            let t = one - 2 / (exp(u + u) + one)
+            let t = one - two / (exp(u + u) + one)
             store8(gate + i, half * x * (one + t) * load8(up + i))
             i += 8
         }
         while i < n {
             let x = gate[i]
-            let u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-            gate[i] = 0.5 * x * (1 + tanhf(u)) * up[i]
+            gate[i] = 0.5 * x * (1 + tanhf(0.7978845608028654 * (x + 0.044715 * x * x * x))) * up[i]
             i += 1
         }
     }

@@ -3,7 +3,7 @@
 ///     C[6 × 16] (+)= A[6 × k] · B[k × 16]
 ///
 /// A is read row-major with row stride `lda` (each element is broadcast); B is read as k rows of 16
-/// contiguous floats with row stride `ldb`. Twelve 8-wide accumulators stay in registers, so each
+/// contiguous elements (f32, or f16 widened on load) with row stride `ldb`. Twelve 8-wide accumulators stay in registers, so each
 /// step issues 12 FMAs for 2 loads of B and 6 broadcasts of A. The same kernel serves the weight
 /// GEMM (B = a dequantized, packed panel of 16 weight rows), QKᵀ (B = a 16-position panel of the key
 /// cache) and PV (B = 16 columns of the value cache).
@@ -12,8 +12,8 @@ public enum GEMM {
     public static let tileCols = 16
 
     @inline(__always)
-    public static func microKernel(_ a: UnsafePointer<Float>, _ lda: Int,
-                                   _ b: UnsafePointer<Float>, _ ldb: Int, _ k: Int,
+    public static func microKernel<B: PanelScalar>(_ a: UnsafePointer<Float>, _ lda: Int,
+                                                   _ b: UnsafePointer<B>, _ ldb: Int, _ k: Int,
                                    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
@@ -29,7 +29,7 @@ public enum GEMM {
         let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
         var bp = b
         for i in 0..<k {
-            let b0 = load8(bp), b1 = load8(bp + 8)
+            let b0 = B.load8(bp), b1 = B.load8(bp + 8)
             var x = SIMD8<Float>(repeating: a0[i]); c00.addProduct(x, b0); c01.addProduct(x, b1)
             x = SIMD8<Float>(repeating: a1[i]); c10.addProduct(x, b0); c11.addProduct(x, b1)
             x = SIMD8<Float>(repeating: a2[i]); c20.addProduct(x, b0); c21.addProduct(x, b1)

@@ -4,13 +4,17 @@ import Foundation
 /// (v[k], v[k + d/2])), which Gemma, Qwen2 and Phi-3 GGUFs use. Angles are computed in Double
 /// (position · base^(−2k/d) · scale) because long-context runs reach positions where a float product
 /// loses the low bits.
-public struct RotaryEmbedding: Sendable {
+public struct RotaryEmbedding: Sendable, Equatable {
     /// Rotated dimensions (the leading `dimensions` of each head vector; llama.cpp's n_rot).
     public let dimensions: Int
     public let base: Double
     /// Linear position scaling (llama.cpp's freq_scale = 1 / rope.scaling.factor).
     public let scale: Double
     private let inverseFrequencies: [Double]
+
+    public static func == (a: RotaryEmbedding, b: RotaryEmbedding) -> Bool {
+        a.dimensions == b.dimensions && a.base == b.base && a.scale == b.scale
+    }
 
     public init(dimensions: Int, base: Double, scale: Double = 1) {
         precondition(dimensions % 2 == 0, "rotary dimensions must be even")

@@ -73,3 +73,22 @@ func horizontalMax(_ v: SIMD8<Float>) -> Float {
     for i in 1..<8 where v[i] > m { m = v[i] }
     return m
 }
+
+/// Element types a GEMM B operand can be stored in: f32 (weight panels) or f16 (the KV cache).
+public protocol PanelScalar {
+    /// Eight consecutive elements at p, as floats.
+    static func load8(_ p: UnsafePointer<Self>) -> SIMD8<Float>
+}
+
+extension Float: PanelScalar {
+    @inline(__always)
+    public static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { Kernels.load8(p) }
+}
+
+extension Float16: PanelScalar {
+    @inline(__always)
+    public static func load8(_ p: UnsafePointer<Float16>) -> SIMD8<Float> {
+        SIMD8<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self))
+    }
+}
+

@@ -3,24 +3,24 @@ import GGUFTestSupport
 import Kernels
 
 final class AttentionTests: XCTestCase {
-    /// A cache laid out the way `KeyValueSpan` reads it: key panels [d][16], value rows.
+    /// A cache laid out the way `KeyValueSpan` reads it: half-precision key panels [d][16] and value rows.
     struct Cache {
-        var keyPanels: [Float]
-        var values: [Float]
+        var keyPanels: [Float16]
+        var values: [Float16]
         let headDim: Int
         let capacity: Int
 
         init(headDim: Int, capacity: Int) {
             self.headDim = headDim
             self.capacity = capacity
-            keyPanels = [Float](repeating: 0, count: capacity * headDim)
-            values = [Float](repeating: 0, count: capacity * headDim)
+            keyPanels = [Float16](repeating: 0, count: capacity * headDim)
+            values = [Float16](repeating: 0, count: capacity * headDim)
         }
 
         mutating func set(slot: Int, key: [Float], value: [Float]) {
             for d in 0..<headDim {
-                keyPanels[(slot / 16) * headDim * 16 + d * 16 + slot % 16] = key[d]
-                values[slot * headDim + d] = value[d]
+                keyPanels[(slot / 16) * headDim * 16 + d * 16 + slot % 16] = Float16(key[d])
+                values[slot * headDim + d] = Float16(value[d])
             }
         }
     }
@@ -44,7 +44,8 @@ final class AttentionTests: XCTestCase {
     func check(headDim: Int, heads: Int, start: Int, count: Int, capacity: Int, queryPositions: [Int], window: Int, threads: Int,
                file: StaticString = #filePath, line: UInt = #line) {
         var rng = SeededGenerator(seed: UInt64(count * 31 + heads))
-        func vector() -> [Float] { (0..<headDim).map { _ in Float.random(in: -1...1, using: &rng) } }
+        // Half-precision values, so that the cache's rounding does not enter the comparison.
+        func vector() -> [Float] { (0..<headDim).map { _ in Float(Float16(Float.random(in: -1...1, using: &rng))) } }
         var cache = Cache(headDim: headDim, capacity: capacity)
         var keys: [[Float]] = [], values: [[Float]] = [], positions: [Int] = []
         for p in start..<(start + count) {
@@ -58,7 +59,7 @@ final class AttentionTests: XCTestCase {
         keys = keep.map { keys[$0] }; values = keep.map { values[$0] }; positions = keep.map { positions[$0] }
 
         let tokens = queryPositions.count
-        let queries = (0..<(tokens * heads)).flatMap { _ in vector().map { $0 * 0.5 } }
+        let queries = (0..<(tokens * heads)).flatMap { _ in vector() }
         var output = [Float](repeating: .nan, count: tokens * heads * headDim)
         let context = ComputeContext(parallelism: Parallelism(threads: threads))
         cache.keyPanels.withUnsafeBufferPointer { kp in cache.values.withUnsafeBufferPointer { vp in
@@ -84,10 +85,11 @@ final class AttentionTests: XCTestCase {
                                headDim: headDim, spans: spans, window: window)
             } } }
         } }
+        // The kernel rounds the softmax weights to half precision before weighting the values.
         for t in 0..<tokens { for h in 0..<heads {
             let q = Array(queries[((t * heads + h) * headDim)..<((t * heads + h + 1) * headDim)])
             let want = reference(query: q, keys: keys, values: values, keyPositions: positions, position: queryPositions[t], window: window)
-            for d in 0..<headDim where abs(Double(output[(t * heads + h) * headDim + d]) - want[d]) > 2e-5 {
+            for d in 0..<headDim where abs(Double(output[(t * heads + h) * headDim + d]) - want[d]) > 2e-3 {
                 XCTFail("token \(t) head \(h) dim \(d): got \(output[(t * heads + h) * headDim + d]) want \(want[d])", file: file, line: line)
                 return
             }

@@ -1,0 +1,154 @@
+import Kernels
+
+/// What a layer's attention needs to know about the model.
+public struct AttentionLayerSpec: Sendable {
+    public var layerIndex: Int
+    public var queryHeads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var rope: RotaryEmbedding
+    /// The model's own sliding window for this layer (nil: the layer attends globally).
+    public var slidingWindow: Int?
+    /// The context length the model was trained for (the natural local window of LM-Infinite).
+    public var trainedContextLength: Int
+    /// Largest number of positions one forward call will bring (sizes ring buffers).
+    public var maxChunkTokens: Int
+
+    public init(layerIndex: Int, queryHeads: Int, kvHeads: Int, headDim: Int, rope: RotaryEmbedding,
+                slidingWindow: Int?, trainedContextLength: Int, maxChunkTokens: Int) {
+        self.layerIndex = layerIndex
+        self.queryHeads = queryHeads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.rope = rope
+        self.slidingWindow = slidingWindow
+        self.trainedContextLength = trainedContextLength
+        self.maxChunkTokens = maxChunkTokens
+    }
+}
+
+/// The attention of one layer together with whatever it keeps between calls (its KV state). This is
+/// the seam between a model architecture and a long-context strategy: the model supplies queries
+/// and keys *before* RoPE (already scaled, already normed), so a strategy may rotate them at any
+/// position it likes, and receives the attention output.
+public protocol AttentionLayer: AnyObject {
+    /// `queries` [T][queryHeads][headDim] and `keys`/`values` [T][kvHeads][headDim] for the
+    /// positions `positions` (the next T positions of the sequence); writes `output`
+    /// [T][queryHeads][headDim]. `queries` and `keys` may be modified in place.
+    func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
+                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext)
+
+    /// Bytes this layer holds for its attention state now.
+    var stateBytes: Int { get }
+
+    /// Bytes its attention state would need after `positions` positions.
+    func stateBytes(afterPositions positions: Int) -> Int
+}
+
+/// A long-context attention strategy: how the global-attention layers of a model attend. Layers
+/// with a native sliding window keep it whatever the strategy.
+public protocol AttentionPolicy: Sendable {
+    /// Short name used on the command line and in results (e.g. "full").
+    var name: String { get }
+    /// The strategy's parameters, recorded with every result.
+    var parameters: [String: String] { get }
+    func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer
+}
+
+/// Plain causal attention over every earlier position.
+public struct FullAttention: AttentionPolicy {
+    public init() {}
+    public var name: String { "full" }
+    public var parameters: [String: String] { [:] }
+    public func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer {
+        CachedAttention(spec: spec, window: nil, ropeTables: ropeTables)
+    }
+}
+
+/// Causal attention over a KV cache, optionally limited to the last `window` positions (then the
+/// cache is a ring of window + chunk slots). Serves full attention and Gemma's sliding-window layers.
+final class CachedAttention: AttentionLayer {
+    let spec: AttentionLayerSpec
+    let window: Int?
+    private let store: KeyValueStore
+    private let ropeTables: RotaryTableCache
+
+    init(spec: AttentionLayerSpec, window: Int?, ropeTables: RotaryTableCache) {
+        self.spec = spec
+        self.window = window
+        self.ropeTables = ropeTables
+        let capacity = window.map { ($0 + spec.maxChunkTokens + 15) / 16 * 16 } ?? 256
+        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: capacity, isRing: window != nil)
+    }
+
+    func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
+                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext) {
+        let t = positions.count, hd = spec.headDim
+        precondition(positions.first == store.nextPosition, "positions must continue the cached sequence")
+        let table = ropeTables.table(for: spec.rope, positions: positions)
+        spec.rope.apply(queries, positionCount: t, positionStride: spec.queryHeads * hd, vectorsPerPosition: spec.queryHeads,
+                        headStride: hd, table: table)
+        spec.rope.apply(keys, positionCount: t, positionStride: spec.kvHeads * hd, vectorsPerPosition: spec.kvHeads,
+                        headStride: hd, table: table)
+        store.append(keys: keys, values: values, count: t)
+        let group = spec.queryHeads / spec.kvHeads
+        for g in 0..<spec.kvHeads {
+            let q = AttentionQueries(queries: queries + g * group * hd, output: output + g * group * hd, tokens: t,
+                                     headsPerToken: group, tokenStride: spec.queryHeads * hd, positions: positions.baseAddress!)
+            context.attend(q, headDim: hd, spans: store.spans(head: g), window: window ?? .max)
+        }
+    }
+
+    var stateBytes: Int { store.bytes }
+
+    func stateBytes(afterPositions positions: Int) -> Int {
+        window != nil ? store.bytes : KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, positions: positions)
+    }
+}
+
+/// RoPE cos/sin tables for the positions of the current forward call, computed once per distinct
+/// rotary configuration and shared by every layer that uses it.
+public final class RotaryTableCache {
+    private final class Entry {
+        let rope: RotaryEmbedding
+        var table: UnsafeMutablePointer<Float>
+        var capacity: Int
+        var firstPosition = -1
+        var count = 0
+
+        init(rope: RotaryEmbedding, capacity: Int) {
+            self.rope = rope
+            self.capacity = capacity
+            table = .allocate(capacity: capacity)
+        }
+
+        deinit { table.deallocate() }
+    }
+
+    private var entries: [Entry] = []
+
+    public init() {}
+
+    /// The table for `positions` (consecutive) under `rope`, in `RotaryEmbedding.fillTable` layout.
+    public func table(for rope: RotaryEmbedding, positions: UnsafeBufferPointer<Int>) -> UnsafePointer<Float> {
+        let needed = positions.count * rope.dimensions
+        let entry: Entry
+        if let existing = entries.first(where: { $0.rope == rope }) {
+            entry = existing
+        } else {
+            entry = Entry(rope: rope, capacity: needed)
+            entries.append(entry)
+        }
+        let first = positions.first ?? 0
+        if entry.firstPosition == first && entry.count == positions.count { return UnsafePointer(entry.table) }
+        if entry.capacity < needed {
+            entry.table.deallocate()
+            entry.table = .allocate(capacity: needed)
+            entry.capacity = needed
+        }
+        rope.fillTable(positions: positions, into: entry.table)
+        entry.firstPosition = first
+        entry.count = positions.count
+        return UnsafePointer(entry.table)
+    }
+}

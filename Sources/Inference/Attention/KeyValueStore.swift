@@ -1,0 +1,102 @@
+import Kernels
+
+/// The cached keys (after RoPE) and values of one layer, in half precision (llama.cpp's default KV
+/// type) and in the layout the attention primitive reads: per KV head, key panels of 16 positions
+/// [headDim][16] and value rows [position][headDim].
+///
+/// A store is either growable (every position is kept, as full attention needs) or a ring of
+/// `capacity` slots where position p lives in slot p mod capacity (sliding-window layers). Memory is
+/// zero-initialised so that padding in a partial panel is always a finite number.
+final class KeyValueStore {
+    let kvHeads: Int
+    let headDim: Int
+    let isRing: Bool
+    private(set) var capacity: Int
+    private var keys: UnsafeMutablePointer<Float16>
+    private var values: UnsafeMutablePointer<Float16>
+    /// The next position to be written (= positions seen so far).
+    private(set) var nextPosition = 0
+
+    init(kvHeads: Int, headDim: Int, capacity: Int, isRing: Bool) {
+        precondition(capacity > 0 && capacity % 16 == 0, "KV capacity must be a positive multiple of 16")
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.isRing = isRing
+        self.capacity = capacity
+        keys = KeyValueStore.allocate(kvHeads * capacity * headDim)
+        values = KeyValueStore.allocate(kvHeads * capacity * headDim)
+    }
+
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float16> {
+        let p = UnsafeMutablePointer<Float16>.allocate(capacity: count)
+        p.initialize(repeating: 0, count: count)
+        return p
+    }
+
+    /// Bytes held for keys and values.
+    var bytes: Int { 2 * kvHeads * capacity * headDim * MemoryLayout<Float16>.size }
+
+    /// Bytes a growable store needs to hold `positions` positions.
+    static func bytes(kvHeads: Int, headDim: Int, positions: Int) -> Int {
+        2 * kvHeads * ((positions + 15) / 16 * 16) * headDim * MemoryLayout<Float16>.size
+    }
+
+    /// Makes room for positions up to `positions` (growable stores only; rings never grow).
+    func reserve(positions: Int) {
+        guard !isRing, positions > capacity else { return }
+        let newCapacity = max((positions + 15) / 16 * 16, capacity * 2)
+        let newKeys = KeyValueStore.allocate(kvHeads * newCapacity * headDim)
+        let newValues = KeyValueStore.allocate(kvHeads * newCapacity * headDim)
+        for h in 0..<kvHeads {
+            (newKeys + h * newCapacity * headDim).update(from: keys + h * capacity * headDim, count: capacity * headDim)
+            (newValues + h * newCapacity * headDim).update(from: values + h * capacity * headDim, count: capacity * headDim)
+        }
+        keys.deallocate()
+        values.deallocate()
+        keys = newKeys
+        values = newValues
+        capacity = newCapacity
+    }
+
+    /// Stores `count` positions starting at `nextPosition`: `newKeys` and `newValues` are
+    /// [count][kvHeads][headDim].
+    func append(keys newKeys: UnsafePointer<Float>, values newValues: UnsafePointer<Float>, count: Int) {
+        reserve(positions: nextPosition + count)
+        for t in 0..<count {
+            let slot = (nextPosition + t) % capacity
+            let panel = slot / 16, lane = slot % 16
+            for h in 0..<kvHeads {
+                let k = newKeys + (t * kvHeads + h) * headDim
+                let panelBase = keys + h * capacity * headDim + panel * headDim * 16 + lane
+                for d in 0..<headDim { panelBase[d * 16] = Float16(k[d]) }
+                let v = newValues + (t * kvHeads + h) * headDim, row = values + h * capacity * headDim + slot * headDim
+                for d in 0..<headDim { row[d] = Float16(v[d]) }
+            }
+        }
+        nextPosition += count
+    }
+
+    /// The stored positions of KV head `head` as one or two spans (two when a ring has wrapped).
+    /// Spans start on a panel boundary; in a ring, slots before the oldest resident position hold
+    /// newer positions and are masked by the caller's window, which never reaches back that far.
+    func spans(head: Int) -> [KeyValueSpan] {
+        let keyBase = keys + head * capacity * headDim, valueBase = values + head * capacity * headDim
+        let oldest = max(0, nextPosition - capacity)
+        let first = oldest - oldest % 16
+        let firstSlot = first % capacity
+        let total = nextPosition - first
+        let beforeWrap = min(total, capacity - firstSlot)
+        var spans = [KeyValueSpan(keyPanels: keyBase + firstSlot * headDim, values: valueBase + firstSlot * headDim,
+                                  valueStride: headDim, firstPosition: first, count: beforeWrap)]
+        if total > beforeWrap {
+            spans.append(KeyValueSpan(keyPanels: keyBase, values: valueBase, valueStride: headDim,
+                                      firstPosition: first + beforeWrap, count: total - beforeWrap))
+        }
+        return spans
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Kernels
+
+/// What to generate after a prompt.
+public struct GenerationRequest: Sendable {
+    public var promptTokens: [Int32]
+    public var maxNewTokens: Int
+    /// Generation ends after emitting one of these (default: the tokenizer's stop tokens).
+    public var stopTokens: Set<Int32>?
+    /// How many of the largest next-token logits after the prompt to return.
+    public var topLogits: Int
+
+    public init(promptTokens: [Int32], maxNewTokens: Int, stopTokens: Set<Int32>? = nil, topLogits: Int = 0) {
+        self.promptTokens = promptTokens
+        self.maxNewTokens = maxNewTokens
+        self.stopTokens = stopTokens
+        self.topLogits = topLogits
+    }
+}
+
+/// Wall-clock times of one generation, in seconds.
+public struct GenerationTimings: Sendable, Equatable {
+    /// Running the prompt through the model, up to the next-token logits.
+    public var prefill: Double
+    /// From the start of prefill until the first new token is chosen.
+    public var timeToFirstToken: Double
+    /// Producing every token after the first.
+    public var decode: Double
+    public var decodedTokens: Int
+
+    public var promptTokens: Int
+
+    public var prefillTokensPerSecond: Double { Double(promptTokens) / prefill }
+    public var decodeTokensPerSecond: Double? { decodedTokens > 0 && decode > 0 ? Double(decodedTokens) / decode : nil }
+}
+
+public enum StopReason: String, Sendable {
+    case stopToken = "stop-token"
+    case maxTokens = "max-tokens"
+}
+
+public struct GenerationResult: Sendable {
+    public var promptTokenCount: Int
+    /// New tokens, including the stop token if one ended generation.
+    public var tokens: [Int32]
+    /// The new tokens as text (stop tokens and other control tokens render as nothing).
+    public var text: String
+    public var stopReason: StopReason
+    /// The largest next-token logits after the prompt, highest first.
+    public var topLogits: [(token: Int32, logit: Float)]
+    public var timings: GenerationTimings
+    /// Bytes held by the attention state when generation ended.
+    public var attentionStateBytes: Int
+    /// Peak resident set size of the process after generation (bytes), where the OS reports it.
+    public var peakResidentBytes: Int?
+}
+
+/// Greedy generation: the prompt runs in chunks of `chunkSize` tokens (matrix–matrix work), then
+/// one token at a time until a stop token or the token budget.
+public final class Generator {
+    public let loaded: LoadedModel
+    public let chunkSize: Int
+
+    public init(_ loaded: LoadedModel, chunkSize: Int = 512) {
+        precondition(chunkSize > 0)
+        self.loaded = loaded
+        self.chunkSize = chunkSize
+    }
+
+    public func generate(_ request: GenerationRequest, attention policy: AttentionPolicy = FullAttention()) throws -> GenerationResult {
+        let model = loaded.model
+        let prompt = request.promptTokens
+        precondition(!prompt.isEmpty, "a prompt needs at least one token")
+        let vocabulary = model.description.vocabularySize
+        for token in prompt where token < 0 || Int(token) >= vocabulary {
+            throw ModelError.badHyperparameter(path: loaded.path, key: "prompt", reason: "token id \(token) is outside the vocabulary of \(vocabulary)")
+        }
+        let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize)
+        let total = prompt.count + request.maxNewTokens
+        if let available = ProcessMemory.availableBytes {
+            let needed = state.attentionStateBytes(afterPositions: total) - state.attentionStateBytes
+            // Keep a margin for activations, scratch and the page cache of the weights.
+            if needed > available - (256 << 20) {
+                throw ModelError.outOfMemory(path: loaded.path, needed: needed, available: available,
+                                             what: "the attention state for \(total) positions (\(policy.name))")
+            }
+        }
+        let stops = request.stopTokens ?? loaded.tokenizer.stopTokens
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: vocabulary)
+        defer { logits.deallocate() }
+
+        let start = DispatchTime.now().uptimeNanoseconds
+        func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
+        prompt.withUnsafeBufferPointer { tokens in
+            var offset = 0
+            while offset < tokens.count {
+                let end = min(tokens.count, offset + chunkSize)
+                model.forward(UnsafeBufferPointer(rebasing: tokens[offset..<end]), state: state, logits: end == tokens.count ? logits : nil)
+                offset = end
+            }
+        }
+        let prefill = seconds(since: start)
+        var generated: [Int32] = []
+        let top = Generator.topLogits(logits, vocabulary, request.topLogits)
+        var next = Generator.argmax(logits, vocabulary)
+        let firstToken = seconds(since: start)
+        var stopReason = StopReason.maxTokens
+        let decodeStart = DispatchTime.now().uptimeNanoseconds
+        if request.maxNewTokens > 0 {
+            generated.append(next)
+            while !stops.contains(next) && generated.count < request.maxNewTokens {
+                var token = next
+                withUnsafePointer(to: &token) { model.forward(UnsafeBufferPointer(start: $0, count: 1), state: state, logits: logits) }
+                next = Generator.argmax(logits, vocabulary)
+                generated.append(next)
+            }
+            if stops.contains(next) { stopReason = .stopToken }
+        }
+        let decode = request.maxNewTokens > 0 ? seconds(since: decodeStart) : 0
+        let timings = GenerationTimings(prefill: prefill, timeToFirstToken: firstToken, decode: decode,
+                                        decodedTokens: max(0, generated.count - 1), promptTokens: prompt.count)
+        let textTokens = stopReason == .stopToken ? Array(generated.dropLast()) : generated
+        return GenerationResult(promptTokenCount: prompt.count, tokens: generated,
+                                text: loaded.tokenizer.decode(textTokens, renderSpecial: false),
+                                stopReason: stopReason, topLogits: top, timings: timings,
+                                attentionStateBytes: state.attentionStateBytes, peakResidentBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    /// Index of the largest logit (the first one on ties, as llama.cpp's greedy sampler).
+    static func argmax(_ logits: UnsafePointer<Float>, _ n: Int) -> Int32 {
+        var best = 0
+        for i in 1..<n where logits[i] > logits[best] { best = i }
+        return Int32(best)
+    }
+
+    static func topLogits(_ logits: UnsafePointer<Float>, _ n: Int, _ k: Int) -> [(token: Int32, logit: Float)] {
+        guard k > 0 else { return [] }
+        if k > 64 {
+            let order = (0..<n).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+            return order.prefix(k).map { (token: Int32($0), logit: logits[$0]) }
+        }
+        // Insertion into a short sorted list: one pass, almost every logit rejected at once.
+        var top: [(token: Int32, logit: Float)] = []
+        for i in 0..<n where top.count < k || logits[i] > top[top.count - 1].logit {
+            let entry = (token: Int32(i), logit: logits[i])
+            let at = top.firstIndex { $0.logit < entry.logit } ?? top.count
+            top.insert(entry, at: at)
+            if top.count > k { top.removeLast() }
+        }
+        return top
+    }
+}

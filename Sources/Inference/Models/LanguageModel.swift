@@ -1,0 +1,85 @@
+import GGUF
+import Kernels
+
+/// Facts about a model that reports and run records show.
+public struct ModelDescription: Sendable, Equatable {
+    public var architecture: String
+    public var name: String
+    public var layers: Int
+    public var embeddingSize: Int
+    public var queryHeads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var vocabularySize: Int
+    /// The context length the model was trained for (`<arch>.context_length`).
+    public var trainedContextLength: Int
+    /// Per layer: the native sliding window, or nil for a global layer.
+    public var slidingWindows: [Int?]
+}
+
+/// One model architecture's forward pass. An implementation reads its hyperparameters and weights
+/// from the GGUF file once, in `init`, and runs chunks of tokens through its layers.
+public protocol LanguageModel: AnyObject {
+    var description: ModelDescription { get }
+
+    /// Per-layer attention for a new sequence: native sliding-window layers keep their window;
+    /// global layers attend as `policy` says.
+    func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int) -> [AttentionLayer]
+
+    /// Runs `tokens` at positions `state.position ..< state.position + tokens.count`, updating the
+    /// attention state. When `logits` is given, writes the next-token logits after the last token
+    /// (`vocabularySize` floats).
+    func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, logits: UnsafeMutablePointer<Float>?)
+}
+
+/// Everything one sequence carries between forward calls: its position and each layer's attention
+/// state.
+public final class SequenceState {
+    public let layers: [AttentionLayer]
+    public let policy: AttentionPolicy
+    public internal(set) var position = 0
+
+    public init(model: LanguageModel, policy: AttentionPolicy, maxChunkTokens: Int) {
+        self.policy = policy
+        layers = model.makeAttentionLayers(policy: policy, maxChunkTokens: maxChunkTokens)
+    }
+
+    /// Bytes held by all layers' attention state.
+    public var attentionStateBytes: Int { layers.reduce(0) { $0 + $1.stateBytes } }
+
+    /// Bytes the attention state would hold after `positions` positions.
+    public func attentionStateBytes(afterPositions positions: Int) -> Int {
+        layers.reduce(0) { $0 + $1.stateBytes(afterPositions: positions) }
+    }
+}
+
+/// A GGUF model opened for inference: the mapped file, its tokenizer and its architecture.
+public final class LoadedModel {
+    public let path: String
+    public let file: GGUFFile
+    public let tokenizer: Tokenizer
+    public let model: LanguageModel
+    public let context: ComputeContext
+
+    /// Architectures by `general.architecture`. Adding one is a new file plus one line here.
+    static let architectures: [String: (GGUFFile, ComputeContext) throws -> LanguageModel] = [
+        "gemma3": { try Gemma3(file: $0, context: $1) },
+    ]
+
+    public init(path: String, parallelism: Parallelism = .allCores) throws {
+        self.path = path
+        file = try GGUFFile(path: path)
+        let architecture = try file.architecture
+        guard let make = LoadedModel.architectures[architecture] else {
+            throw GGUFError.unsupportedArchitecture(path: path, architecture: architecture,
+                                                    supported: LoadedModel.architectures.keys.sorted())
+        }
+        context = ComputeContext(parallelism: parallelism)
+        tokenizer = try TokenizerFactory.make(from: file)
+        model = try make(file, context)
+        guard model.description.vocabularySize == tokenizer.vocabularySize else {
+            throw ModelError.badHyperparameter(path: path, key: "tokenizer.ggml.tokens",
+                                               reason: "\(tokenizer.vocabularySize) tokens but the embedding has \(model.description.vocabularySize) rows")
+        }
+    }
+}

@@ -1,0 +1,296 @@
+import GGUF
+
+/// The SentencePiece-style BPE tokenizer of `tokenizer.ggml.model = "llama"`, as llama.cpp runs it
+/// (engine-spec §4): special tokens are split out of the raw text first, spaces become "▁", adjacent
+/// symbols merge by score through a priority queue, and unknown characters fall back to byte tokens.
+public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
+    private let table: TokenTable
+    private let scores: [Float]
+    private let types: [TokenType]
+    public let bosID: Int32?
+    public let eosID: Int32?
+    public let stopTokens: Set<Int32>
+    private let addBOS: Bool
+    private let addEOS: Bool
+    private let addSpacePrefix: Bool
+    /// Id of `<0xHH>` for each byte value (or of the one-byte text when that token is missing).
+    private let byteTokens: [Int32?]
+    /// Special tokens in the order llama.cpp splits them out: longest text first.
+    private let specialOrder: [Int]
+    /// A byte trie over the special tokens' texts, for finding every occurrence in one pass.
+    private let specialTrie: ByteTrie
+
+    public var vocabularySize: Int { table.count }
+
+    public init(file: GGUFFile) throws {
+        let m = file.metadata
+        let tokens = try m.strings("tokenizer.ggml.tokens")
+        let count = tokens.count
+        table = TokenTable(tokens: tokens)
+        scores = m["tokenizer.ggml.scores"] == nil ? [Float](repeating: 0, count: count) : try m.floats("tokenizer.ggml.scores")
+        let rawTypes = m["tokenizer.ggml.token_type"] == nil ? [Int](repeating: 1, count: count) : try m.ints("tokenizer.ggml.token_type")
+        guard scores.count == count, rawTypes.count == count else {
+            throw ModelError.badHyperparameter(path: file.path, key: "tokenizer.ggml.scores",
+                                               reason: "the tokens, scores and token_type arrays differ in length")
+        }
+        types = rawTypes.map { TokenType(rawValue: $0) ?? .normal }
+        func optionalID(_ key: String) throws -> Int32? {
+            guard m[key] != nil else { return nil }
+            let id = try m.int(key)
+            guard id >= 0 && id < count else {
+                throw ModelError.badHyperparameter(path: file.path, key: key, reason: "token id \(id) is outside the vocabulary")
+            }
+            return Int32(id)
+        }
+        bosID = try optionalID("tokenizer.ggml.bos_token_id")
+        eosID = try optionalID("tokenizer.ggml.eos_token_id")
+        addBOS = try m.bool("tokenizer.ggml.add_bos_token", default: true)
+        addEOS = try m.bool("tokenizer.ggml.add_eos_token", default: false)
+        addSpacePrefix = try m.bool("tokenizer.ggml.add_space_prefix", default: true)
+
+        var stops = Set<Int32>()
+        if let eosID { stops.insert(eosID) }
+        // Chat models end a turn with a dedicated token; llama.cpp adds it to its stop set by text.
+        for text in ["<end_of_turn>", "<|eot_id|>", "<|im_end|>", "<|end|>"] {
+            if let id = table.lookup(text) { stops.insert(Int32(id)) }
+        }
+        stopTokens = stops
+
+        var bytes: [Int32?] = []
+        for b in 0..<256 {
+            let hex = String(b, radix: 16, uppercase: true)
+            let name = "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
+            let id = table.lookup(name) ?? table.lookup(String(decoding: [UInt8(b)], as: UTF8.self))
+            bytes.append(id.map(Int32.init))
+        }
+        byteTokens = bytes
+
+        let tokenTable = table, tokenTypes = types
+        let specials = (0..<count).filter {
+            [.control, .userDefined, .unknown].contains(tokenTypes[$0]) && !tokenTable.range(of: $0).isEmpty
+        }
+        specialOrder = specials.sorted { a, b in
+            let la = tokenTable.range(of: a).count, lb = tokenTable.range(of: b).count
+            return la != lb ? la > lb : a < b
+        }
+        var trie = ByteTrie()
+        for id in specials { trie.insert(Array(tokenTable.bytes(of: id)), id: id) }
+        specialTrie = trie
+    }
+
+    // MARK: - Encoding
+
+    public func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
+        var output: [Int32] = []
+        output.reserveCapacity(text.utf8.count / 3 + 2)
+        if addSpecial && addBOS, let bosID { output.append(bosID) }
+        var isPreviousSpecial = true
+        for fragment in partition(Array(text.utf8), parseSpecial: parseSpecial) {
+            switch fragment {
+            case let .token(id):
+                output.append(Int32(id))
+                isPreviousSpecial = true
+            case let .raw(bytes):
+                var escaped: [UInt8] = []
+                escaped.reserveCapacity(bytes.count + bytes.count / 2 + 3)
+                if addSpacePrefix && isPreviousSpecial { escaped += [0xE2, 0x96, 0x81] }
+                for b in bytes {
+                    if b == 0x20 { escaped += [0xE2, 0x96, 0x81] } else { escaped.append(b) }
+                }
+                mergeBigrams(escaped, into: &output)
+                isPreviousSpecial = false
+            }
+        }
+        if addSpecial && addEOS, let eosID { output.append(eosID) }
+        return output
+    }
+
+    private enum Fragment {
+        case raw(ArraySlice<UInt8>)
+        case token(Int)
+    }
+
+    /// Splits special-token texts out of the raw text exactly as llama.cpp does: each special token,
+    /// longest first, claims its occurrences left to right in the text not yet claimed. All
+    /// occurrences are found in one trie pass instead of one search per special token.
+    private func partition(_ text: [UInt8], parseSpecial: Bool) -> [Fragment] {
+        var occurrences: [Int: [Int]] = [:]   // token id → start offsets, ascending
+        text.withUnsafeBufferPointer { bytes in
+            specialTrie.forEachMatch(in: bytes) { start, id in
+                let type = types[id]
+                if !parseSpecial && (type == .control || type == .unknown) { return }
+                occurrences[id, default: []].append(start)
+            }
+        }
+        guard !occurrences.isEmpty else { return [.raw(text[...])] }
+        var claimedBy = [Int32](repeating: -1, count: text.count)
+        for id in specialOrder {
+            guard let starts = occurrences[id] else { continue }
+            let length = table.range(of: id).count
+            for start in starts where (start..<(start + length)).allSatisfy({ claimedBy[$0] < 0 }) {
+                for i in start..<(start + length) { claimedBy[i] = Int32(id) }
+            }
+        }
+        var fragments: [Fragment] = []
+        var i = 0, rawStart = 0
+        while i < text.count {
+            let id = Int(claimedBy[i])
+            if id < 0 { i += 1; continue }
+            if rawStart < i { fragments.append(.raw(text[rawStart..<i])) }
+            fragments.append(.token(id))
+            i += table.range(of: id).count
+            rawStart = i
+        }
+        if rawStart < text.count { fragments.append(.raw(text[rawStart...])) }
+        return fragments
+    }
+
+    private struct Symbol {
+        var start: Int
+        var length: Int
+        var previous: Int
+        var next: Int
+    }
+
+    private struct Bigram {
+        var score: Float
+        var left: Int
+        var right: Int
+        var length: Int
+    }
+
+    /// Score-ordered bigram merging over the UTF-8 characters of one escaped fragment (engine-spec
+    /// §4.3 step 4), then token lookup with byte fallback.
+    private func mergeBigrams(_ text: [UInt8], into output: inout [Int32]) {
+        guard !text.isEmpty else { return }
+        text.withUnsafeBufferPointer { bytes in
+            var symbols: [Symbol] = []
+            symbols.reserveCapacity(text.count)
+            var offset = 0
+            while offset < text.count {
+                let length = min(SentencePieceTokenizer.utf8Length(bytes[offset]), text.count - offset)
+                symbols.append(Symbol(start: offset, length: length, previous: symbols.count - 1, next: symbols.count + 1))
+                offset += length
+            }
+            symbols[symbols.count - 1].next = -1
+
+            // Highest score first; on equal scores the leftmost pair.
+            var queue = BinaryHeap<Bigram> { a, b in a.score < b.score || (a.score == b.score && a.left > b.left) }
+            func tryAdd(_ left: Int, _ right: Int) {
+                guard left >= 0, right >= 0 else { return }
+                let start = symbols[left].start, length = symbols[left].length + symbols[right].length
+                guard let id = table.lookup(UnsafeBufferPointer(rebasing: bytes[start..<(start + length)])) else { return }
+                queue.push(Bigram(score: scores[id], left: left, right: right, length: length))
+            }
+            for i in 1..<symbols.count { tryAdd(i - 1, i) }
+            while let bigram = queue.pop() {
+                let left = symbols[bigram.left], right = symbols[bigram.right]
+                // Skip stale candidates: one side already merged away or grown since.
+                guard left.length > 0, right.length > 0, left.length + right.length == bigram.length else { continue }
+                symbols[bigram.left].length += right.length
+                symbols[bigram.right].length = 0
+                symbols[bigram.left].next = right.next
+                if right.next >= 0 { symbols[right.next].previous = bigram.left }
+                tryAdd(left.previous, bigram.left)
+                tryAdd(bigram.left, right.next)
+            }
+
+            var i = 0
+            while i >= 0 {
+                let symbol = symbols[i]
+                let piece = UnsafeBufferPointer(rebasing: bytes[symbol.start..<(symbol.start + symbol.length)])
+                if let id = table.lookup(piece) {
+                    output.append(Int32(id))
+                } else {
+                    // Candidates only ever form tokens, so a non-token symbol is one unmerged
+                    // character: emit its bytes.
+                    for b in piece { if let id = byteTokens[Int(b)] { output.append(id) } }
+                }
+                i = symbol.next
+            }
+        }
+    }
+
+    private static func utf8Length(_ lead: UInt8) -> Int {
+        switch lead {
+        case 0xF0...: return 4
+        case 0xE0...: return 3
+        case 0xC0...: return 2
+        default: return 1
+        }
+    }
+
+    // MARK: - Decoding
+
+    public func decode(_ ids: [Int32], renderSpecial: Bool) -> String {
+        var bytes: [UInt8] = []
+        for raw in ids {
+            let id = Int(raw)
+            guard id >= 0 && id < table.count else { continue }
+            let piece = table.bytes(of: id)
+            switch types[id] {
+            case .control, .unknown, .unused, .undefined:
+                if renderSpecial { bytes += piece }
+            case .userDefined:
+                bytes += piece
+            case .byte:
+                bytes.append(SentencePieceTokenizer.byteValue(piece) ?? 0x3F)
+            case .normal:
+                var i = piece.startIndex
+                while i < piece.endIndex {
+                    if piece[i] == 0xE2, i + 2 < piece.endIndex, piece[i + 1] == 0x96, piece[i + 2] == 0x81 {
+                        bytes.append(0x20)
+                        i += 3
+                    } else {
+                        bytes.append(piece[i])
+                        i += 1
+                    }
+                }
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The value of a `<0xHH>` token.
+    private static func byteValue(_ piece: ArraySlice<UInt8>) -> UInt8? {
+        let text = String(decoding: piece, as: UTF8.self)
+        guard text.hasPrefix("<0x"), text.hasSuffix(">"), text.count == 6 else { return piece.count == 1 ? piece.first : nil }
+        return UInt8(text.dropFirst(3).dropLast(), radix: 16)
+    }
+}
+
+/// A trie over byte strings that reports, for every offset of a text, the ids of all stored strings
+/// starting there.
+struct ByteTrie {
+    private var children: [[UInt8: Int32]] = [[:]]
+    private var terminal: [Int32] = [-1]
+
+    mutating func insert(_ bytes: [UInt8], id: Int) {
+        var node = 0
+        for b in bytes {
+            if let next = children[node][b] {
+                node = Int(next)
+            } else {
+                children.append([:])
+                terminal.append(-1)
+                children[node][b] = Int32(children.count - 1)
+                node = children.count - 1
+            }
+        }
+        terminal[node] = Int32(id)
+    }
+
+    func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ body: (_ start: Int, _ id: Int) -> Void) {
+        let root = children[0]
+        for start in 0..<text.count {
+            guard var node = root[text[start]].map(Int.init) else { continue }
+            var i = start + 1
+            while true {
+                if terminal[node] >= 0 { body(start, Int(terminal[node])) }
+                guard i < text.count, let next = children[node][text[i]] else { break }
+                node = Int(next)
+                i += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Inference
+import Kernels
+
+/// `lmbench bench`: prefill and decode speed of the engine at several prompt lengths, with memory.
+enum BenchCommand {
+    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--json]"
+    static let summary = """
+        For each length, runs a prompt of exactly that many tokens (English filler text) through the
+        model with full attention, then decodes --decode-tokens tokens after it (ignoring stop tokens).
+        Prints prefill tokens/s, decode tokens/s, time to first token, the bytes held by the attention
+        state and the peak resident set size. A short warm-up run first maps the weights in.
+        """
+    static let options: [CommandLineOptions.Option] = [
+        ModelLocation.modelOption,
+        .init(name: "lengths", valueName: "LIST", help: "Prompt lengths in tokens: 512,4k or 1k..8k (default 512,4k)."),
+        .init(name: "decode-tokens", valueName: "N", help: "Tokens to decode after each prompt (default 64)."),
+        .init(name: "chunk-size", valueName: "N", help: "Prompt tokens per forward pass (default 512)."),
+        .init(name: "repeat", valueName: "N", help: "Runs per length; the fastest is reported (default 1)."),
+        ModelLocation.threadsOption,
+        .init(name: "json", valueName: nil, help: "Print one JSON object."),
+    ]
+
+    struct Row: Encodable {
+        let length: Int
+        let prefill_tokens_per_second: Double
+        let time_to_first_token_seconds: Double
+        let decode_tokens_per_second: Double?
+        let decode_tokens: Int
+        let attention_state_bytes: Int
+        let peak_rss_bytes: Int?
+    }
+
+    struct Report: Encodable {
+        let model: String
+        let threads: Int
+        let attention: String
+        let rows: [Row]
+    }
+
+    /// Filler for benchmark prompts (the passkey haystack sentence, which tokenizes like ordinary
+    /// English).
+    static let filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+
+    static func run(_ arguments: [String]) throws {
+        let o = try CommandLineOptions(command: "bench", options: options, arguments: arguments)
+        if o.wantsHelp { print(o.help(usage: usage, summary: summary)); return }
+        guard o.positional.isEmpty else { throw UsageError("lmbench bench: unexpected argument '\(o.positional[0])'") }
+        let lengths = try LengthList.parse(o.string("lengths") ?? "512,4k")
+        let decodeTokens = try o.int("decode-tokens", default: 64, in: 0...100_000)
+        let chunk = try o.int("chunk-size", default: 512, in: 1...65536)
+        let repeats = try o.int("repeat", default: 1, in: 1...100)
+        let loaded = try ModelLocation.load(o)
+        let generator = Generator(loaded, chunkSize: chunk)
+        let json = o.flag("json")
+
+        func prompt(_ length: Int) -> [Int32] {
+            let unit = loaded.tokenizer.encode(filler, addSpecial: false, parseSpecial: false)
+            var tokens = loaded.tokenizer.encode("", addSpecial: true, parseSpecial: false)
+            while tokens.count < length { tokens += unit }
+            return Array(tokens.prefix(length))
+        }
+        func run(_ length: Int, decode: Int) throws -> GenerationResult {
+            try generator.generate(GenerationRequest(promptTokens: prompt(length), maxNewTokens: decode, stopTokens: []))
+        }
+
+        _ = try run(min(64, lengths.min() ?? 64), decode: 4)
+        if !json {
+            print("model \(loaded.path) (\(loaded.model.description.name)), \(loaded.context.parallelism.threads) threads, attention: full")
+            print("length  prefill tok/s  TTFT s  decode tok/s  attention state  peak RSS")
+        }
+        var rows: [Row] = []
+        for length in lengths {
+            var best: GenerationResult?
+            for _ in 0..<repeats {
+                let r = try run(length, decode: decodeTokens)
+                if best == nil || r.timings.prefill < best!.timings.prefill { best = r }
+            }
+            let r = best!
+            let row = Row(length: length, prefill_tokens_per_second: r.timings.prefillTokensPerSecond,
+                          time_to_first_token_seconds: r.timings.timeToFirstToken,
+                          decode_tokens_per_second: r.timings.decodeTokensPerSecond, decode_tokens: r.timings.decodedTokens,
+                          attention_state_bytes: r.attentionStateBytes, peak_rss_bytes: r.peakResidentBytes)
+            rows.append(row)
+            if !json {
+                let decode = row.decode_tokens_per_second.map { String(format: "%12.1f", $0) } ?? String(repeating: " ", count: 11) + "-"
+                print(String(format: "%6d  %13.1f  %6.2f", length, row.prefill_tokens_per_second, row.time_to_first_token_seconds)
+                      + "  " + decode + "  " + mebibytes(row.attention_state_bytes).leftPadded(15)
+                      + "  " + (row.peak_rss_bytes.map(mebibytes) ?? "-").leftPadded(8))
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let report = Report(model: loaded.path, threads: loaded.context.parallelism.threads, attention: "full", rows: rows)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
