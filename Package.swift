@@ -28,6 +28,6 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF"], exclude: ["Fixtures"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "lmbench"]),
     ]
 )

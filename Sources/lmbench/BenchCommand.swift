@@ -53,6 +53,8 @@ enum BenchCommand {
         let loaded = try ModelLocation.load(o)
         let generator = Generator(loaded, chunkSize: chunk)
         let json = o.flag("json")
+        // Refuse lengths that cannot fit before spending time on any of them.
+        for length in lengths { try generator.requireMemory(forPositions: length + decodeTokens) }
 
         func prompt(_ length: Int) -> [Int32] {
             let unit = loaded.tokenizer.encode(filler, addSpecial: false, parseSpecial: false)

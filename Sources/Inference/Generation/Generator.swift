@@ -76,15 +76,7 @@ public final class Generator {
             throw ModelError.badHyperparameter(path: loaded.path, key: "prompt", reason: "token id \(token) is outside the vocabulary of \(vocabulary)")
         }
         let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize)
-        let total = prompt.count + request.maxNewTokens
-        if let available = ProcessMemory.availableBytes {
-            let needed = state.attentionStateBytes(afterPositions: total) - state.attentionStateBytes
-            // Keep a margin for activations, scratch and the page cache of the weights.
-            if needed > available - (256 << 20) {
-                throw ModelError.outOfMemory(path: loaded.path, needed: needed, available: available,
-                                             what: "the attention state for \(total) positions (\(policy.name))")
-            }
-        }
+        try requireMemory(forPositions: prompt.count + request.maxNewTokens, state: state)
         let stops = request.stopTokens ?? loaded.tokenizer.stopTokens
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: vocabulary)
         defer { logits.deallocate() }
@@ -124,6 +116,22 @@ public final class Generator {
                                 text: loaded.tokenizer.decode(textTokens, renderSpecial: false),
                                 stopReason: stopReason, topLogits: top, timings: timings,
                                 attentionStateBytes: state.attentionStateBytes, peakResidentBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    /// Fails with `ModelError.outOfMemory` when the attention state for `positions` positions would
+    /// not fit in the memory available now, before any work is done.
+    public func requireMemory(forPositions positions: Int, policy: AttentionPolicy = FullAttention()) throws {
+        try requireMemory(forPositions: positions, state: SequenceState(model: loaded.model, policy: policy, maxChunkTokens: chunkSize))
+    }
+
+    private func requireMemory(forPositions positions: Int, state: SequenceState) throws {
+        guard let available = ProcessMemory.availableBytes else { return }
+        let needed = state.attentionStateBytes(afterPositions: positions) - state.attentionStateBytes
+        // Keep a margin for activations, scratch and the page cache of the weights.
+        if needed > available - (256 << 20) {
+            throw ModelError.outOfMemory(path: loaded.path, needed: needed, available: available,
+                                         what: "the attention state for \(positions) positions (\(state.policy.name) attention)")
+        }
     }
 
     /// Index of the largest logit (the first one on ties, as llama.cpp's greedy sampler).

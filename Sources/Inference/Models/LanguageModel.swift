@@ -75,8 +75,8 @@ public final class LoadedModel {
                                                     supported: LoadedModel.architectures.keys.sorted())
         }
         context = ComputeContext(parallelism: parallelism)
-        tokenizer = try TokenizerFactory.make(from: file)
         model = try make(file, context)
+        tokenizer = try TokenizerFactory.make(from: file)
         guard model.description.vocabularySize == tokenizer.vocabularySize else {
             throw ModelError.badHyperparameter(path: path, key: "tokenizer.ggml.tokens",
                                                reason: "\(tokenizer.vocabularySize) tokens but the embedding has \(model.description.vocabularySize) rows")
