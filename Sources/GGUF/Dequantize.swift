@@ -104,18 +104,24 @@ public enum Dequantize {
         return ((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
     }
 
+    /// Scale and offset of the two sub-blocks of 64-element chunk c of a Q4_K/Q5_K block whose
+    /// header (d, dmin, 12 scale bytes) starts at b: values are scale·q − offset.
+    @inline(__always)
+    public static func kQuantChunk(_ b: UnsafeRawPointer, _ c: Int) -> (scale1: Float, offset1: Float, scale2: Float, offset2: Float) {
+        let d = loadHalf(b, 0), dmin = loadHalf(b, 2)
+        let scales = (b + 4).assumingMemoryBound(to: UInt8.self)
+        let (sc1, m1) = kQuantScaleMin(scales, 2 * c)
+        let (sc2, m2) = kQuantScaleMin(scales, 2 * c + 1)
+        return (d * Float(sc1), dmin * Float(m1), d * Float(sc2), dmin * Float(m2))
+    }
+
     /// Q4_K: d:f16, dmin:f16, scales:u8[12], qs:u8[128]. Chunk c of 64 reads qs[32c..<32c+32]: low
     /// nibbles with sub-block 2c, then high nibbles with sub-block 2c+1; y = d·sc·q − dmin·m.
     @inline(__always)
     static func q4_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
-        let d = loadHalf(b, 0), dmin = loadHalf(b, 2)
-        let scales = (b + 4).assumingMemoryBound(to: UInt8.self)
         let qs = (b + 16).assumingMemoryBound(to: UInt8.self)
         for c in 0..<4 {
-            let (sc1, m1) = kQuantScaleMin(scales, 2 * c)
-            let (sc2, m2) = kQuantScaleMin(scales, 2 * c + 1)
-            let d1 = d * Float(sc1), o1 = dmin * Float(m1)
-            let d2 = d * Float(sc2), o2 = dmin * Float(m2)
+            let (d1, o1, d2, o2) = kQuantChunk(b, c)
             let q = qs + 32 * c, out = y + 64 * c
             for l in 0..<32 {
                 out[l] = d1 * Float(q[l] & 15) - o1
@@ -128,15 +134,10 @@ public enum Dequantize {
     /// element 64c+l in bit 2c of qh[l] and of element 64c+32+l in bit 2c+1.
     @inline(__always)
     static func q5_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
-        let d = loadHalf(b, 0), dmin = loadHalf(b, 2)
-        let scales = (b + 4).assumingMemoryBound(to: UInt8.self)
         let qh = (b + 16).assumingMemoryBound(to: UInt8.self)
         let qs = (b + 48).assumingMemoryBound(to: UInt8.self)
         for c in 0..<4 {
-            let (sc1, m1) = kQuantScaleMin(scales, 2 * c)
-            let (sc2, m2) = kQuantScaleMin(scales, 2 * c + 1)
-            let d1 = d * Float(sc1), o1 = dmin * Float(m1)
-            let d2 = d * Float(sc2), o2 = dmin * Float(m2)
+            let (d1, o1, d2, o2) = kQuantChunk(b, c)
             let q = qs + 32 * c, out = y + 64 * c
             let shift = UInt8(2 * c)
             for l in 0..<32 {

@@ -87,43 +87,32 @@ public struct GGUFMetadata: Sendable {
 
     public subscript(key: String) -> GGUFValue? { values[key] }
 
-    public func int(_ key: String) throws -> Int {
+    /// The value at `key` converted by `extract`; a missing key or a value of the wrong type throws.
+    private func typed<T>(_ key: String, _ expected: String, _ extract: (GGUFValue) -> T?) throws -> T {
         guard let value = values[key] else { throw GGUFError.missingMetadata(path: path, key: key) }
-        guard let int = value.intValue else { throw GGUFError.wrongMetadataType(path: path, key: key, expected: "an integer") }
-        return int
+        guard let typed = extract(value) else { throw GGUFError.wrongMetadataType(path: path, key: key, expected: expected) }
+        return typed
     }
+
+    public func int(_ key: String) throws -> Int { try typed(key, "an integer", \.intValue) }
 
     public func int(_ key: String, default fallback: Int) throws -> Int {
         values[key] == nil ? fallback : try int(key)
     }
 
-    public func double(_ key: String) throws -> Double {
-        guard let value = values[key] else { throw GGUFError.missingMetadata(path: path, key: key) }
-        guard let double = value.doubleValue else { throw GGUFError.wrongMetadataType(path: path, key: key, expected: "a number") }
-        return double
-    }
+    public func double(_ key: String) throws -> Double { try typed(key, "a number", \.doubleValue) }
 
     public func double(_ key: String, default fallback: Double) throws -> Double {
         values[key] == nil ? fallback : try double(key)
     }
 
-    public func string(_ key: String) throws -> String {
-        guard let value = values[key] else { throw GGUFError.missingMetadata(path: path, key: key) }
-        guard let string = value.stringValue else { throw GGUFError.wrongMetadataType(path: path, key: key, expected: "a string") }
-        return string
-    }
+    public func string(_ key: String) throws -> String { try typed(key, "a string", \.stringValue) }
 
     public func bool(_ key: String, default fallback: Bool) throws -> Bool {
-        guard let value = values[key] else { return fallback }
-        guard let bool = value.boolValue else { throw GGUFError.wrongMetadataType(path: path, key: key, expected: "a bool") }
-        return bool
+        values[key] == nil ? fallback : try typed(key, "a bool", \.boolValue)
     }
 
-    public func array(_ key: String) throws -> [GGUFValue] {
-        guard let value = values[key] else { throw GGUFError.missingMetadata(path: path, key: key) }
-        guard let array = value.arrayValue else { throw GGUFError.wrongMetadataType(path: path, key: key, expected: "an array") }
-        return array
-    }
+    public func array(_ key: String) throws -> [GGUFValue] { try typed(key, "an array", \.arrayValue) }
 
     public func strings(_ key: String) throws -> [String] {
         try array(key).map {

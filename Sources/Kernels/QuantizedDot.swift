@@ -136,16 +136,12 @@ enum QuantizedDot {
     static func q4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsums: UnsafePointer<Float>, _ n: Int) -> Float {
         let lowNibble = SIMD8<Int32>(repeating: 0x0F), highNibble = SIMD8<Int32>(repeating: 0xF0)
         var acc = SIMD8<Float>()
-        var mins: Float = 0
+        var offsets: Float = 0
         for b in 0..<(n / 256) {
             let blk = w + 144 * b
-            let d = Dequantize.loadHalf(blk, 0), dmin = Dequantize.loadHalf(blk, 2)
-            let scales = (blk + 4).assumingMemoryBound(to: UInt8.self)
             let xb = x + 256 * b
-            var blockMins: Float = 0
             for c in 0..<4 {
-                let (sc1, m1) = Dequantize.kQuantScaleMin(scales, 2 * c)
-                let (sc2, m2) = Dequantize.kQuantScaleMin(scales, 2 * c + 1)
+                let (scale1, offset1, scale2, offset2) = Dequantize.kQuantChunk(blk, c)
                 let q = blk + 16 + 32 * c
                 let xl = xb + 64 * c, xh = xl + 32
                 var lo = SIMD8<Float>(), hi = SIMD8<Float>()
@@ -154,13 +150,12 @@ enum QuantizedDot {
                     lo.addProduct(float(v & lowNibble), load8(xl + 8 * g))
                     hi.addProduct(float(v & highNibble), load8(xh + 8 * g))
                 }
-                acc.addProduct(lo, SIMD8(repeating: d * Float(sc1)))
-                acc.addProduct(hi, SIMD8(repeating: d * Float(sc2) * (1.0 / 16)))
-                blockMins += Float(m1) * xsums[8 * b + 2 * c] + Float(m2) * xsums[8 * b + 2 * c + 1]
+                acc.addProduct(lo, SIMD8(repeating: scale1))
+                acc.addProduct(hi, SIMD8(repeating: scale2 * (1.0 / 16)))
+                offsets += offset1 * xsums[8 * b + 2 * c] + offset2 * xsums[8 * b + 2 * c + 1]
             }
-            mins += dmin * blockMins
         }
-        return horizontalSum(acc) - mins
+        return horizontalSum(acc) - offsets
     }
 
     /// Q6_K: Σ d·scale_(i/16)·(q − 32)·x. The 2 high bits of each code sit at bit offsets 0, 2, 4, 6
