@@ -29,10 +29,23 @@ public enum Dequantize {
         for b in 0..<blocks { body(src + b * type.blockBytes, dst + b * type.blockElements) }
     }
 
-    /// IEEE half at an unaligned byte offset.
-    @inline(__always)
+    /// IEEE half at an unaligned byte offset. (The small block helpers are inlinable so that the
+    /// kernels in other modules inline them into their inner loops.)
+    @inlinable @inline(__always)
     public static func loadHalf(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        halfToFloat(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    /// Half → single precision in general-purpose registers: sign and exponent+mantissa move to their
+    /// f32 places and a multiplication by 2^112 rebiases the exponent (exact for normal and
+    /// subnormal halves). The F16C path, `Float(Float16(bitPattern:))`, compiles to an insert into a
+    /// vector register whose other lanes belong to a live accumulator: a false dependency that
+    /// serialised the mat-vec loops.
+    @inlinable @inline(__always)
+    public static func halfToFloat(_ h: UInt16) -> Float {
+        if h & 0x7C00 == 0x7C00 { return Float(Float16(bitPattern: h)) }  // infinity or NaN
+        let bits = (UInt32(h & 0x8000) << 16) | (UInt32(h & 0x7FFF) << 13)
+        return Float(bitPattern: bits) * 0x1p112
     }
 
     // MARK: 32-element blocks
@@ -98,7 +111,7 @@ public enum Dequantize {
     // MARK: 256-element K-quant blocks
 
     /// The 6-bit scale and min of sub-block `j` (0..7) of a Q4_K/Q5_K block (engine-spec §2.2).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func kQuantScaleMin(_ s: UnsafePointer<UInt8>, _ j: Int) -> (scale: UInt8, min: UInt8) {
         if j < 4 { return (s[j] & 63, s[j + 4] & 63) }
         return ((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
@@ -106,7 +119,7 @@ public enum Dequantize {
 
     /// Scale and offset of the two sub-blocks of 64-element chunk c of a Q4_K/Q5_K block whose
     /// header (d, dmin, 12 scale bytes) starts at b: values are scale·q − offset.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func kQuantChunk(_ b: UnsafeRawPointer, _ c: Int) -> (scale1: Float, offset1: Float, scale2: Float, offset2: Float) {
         let d = loadHalf(b, 0), dmin = loadHalf(b, 2)
         let scales = (b + 4).assumingMemoryBound(to: UInt8.self)

@@ -54,8 +54,11 @@ extension ComputeContext {
     }
 
     private func matvec(_ x: UnsafePointer<Float>, cols: Int, _ jobs: [MatMulJob]) {
-        let xsums = arena.buffer(worker: 0, slot: 7, count: cols / 32 + 1)
+        // Sums of x over 32- and 16-element groups, for the formats with per-group offsets.
+        let xsums = arena.buffer(worker: 0, slot: 7, count: cols / 32 + cols / 16 + 1)
+        let xsums16 = xsums + cols / 32
         QuantizedDot.blockSums(x, cols, into: xsums)
+        QuantizedDot.groupSums16(x, cols, into: xsums16)
         var firstItem: [Int] = []
         var rowsPerItem: [Int] = []
         var items = 0
@@ -77,7 +80,7 @@ extension ComputeContext {
             case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), x, xsums, cols) }
             case .q5_0: for r in start..<end { job.output[r] = QuantizedDot.q5_0(w.row(r), x, xsums, cols) }
             case .q4_K: for r in start..<end { job.output[r] = QuantizedDot.q4_K(w.row(r), x, xsums, cols) }
-            case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), x, cols) }
+            case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), x, xsums16, cols) }
             case .f32: for r in start..<end { job.output[r] = dot(w.row(r).assumingMemoryBound(to: Float.self), x, cols) }
             default:
                 // Formats without a fused kernel (Q4_1, Q5_1, Q5_K, Q8_K, F16, BF16) go through a row buffer.

@@ -69,7 +69,7 @@ public enum Elementwise {
         // x·log2(e) + 1.5·2^23: the addition rounds to the integer n, held in the low mantissa bits.
         let t = clamped * SIMD8(repeating: 1.4426950408889634) + SIMD8(repeating: 12_582_912)
         let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
-        let n = SIMD8<Float>(ni)
+        let n = floats(ni)
         // ln 2 in two parts, so that n·ln2_hi is exact.
         let r = clamped - n * SIMD8(repeating: 0.693145751953125) - n * SIMD8(repeating: 1.428606765330187e-06)
         var p = r * SIMD8(repeating: 1.0 / 720) + SIMD8(repeating: 1.0 / 120)

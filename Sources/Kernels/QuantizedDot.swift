@@ -33,7 +33,7 @@ enum QuantizedDot {
     }
 
     @inline(__always)
-    static func float(_ v: SIMD8<Int32>) -> SIMD8<Float> { SIMD8<Float>(v) }
+    static func float(_ v: SIMD8<Int32>) -> SIMD8<Float> { floats(v) }
 
     /// Q8_0: Σ_b d_b · Σ q·x. Two blocks per step feed four accumulators, so the loop-carried FMA
     /// latency does not cap throughput (this kernel carries the 262k-row tied output head).
@@ -158,38 +158,50 @@ enum QuantizedDot {
         return horizontalSum(acc) - offsets
     }
 
-    /// Q6_K: Σ d·scale_(i/16)·(q − 32)·x. The 2 high bits of each code sit at bit offsets 0, 2, 4, 6
-    /// of a qh byte; masking keeps them in place, and the float factors 16, 4, 1, 1/4 move them to
-    /// bit 4.
-    static func q6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        let lowNibble = SIMD8<Int32>(repeating: 0x0F), highNibble = SIMD8<Int32>(repeating: 0xF0)
-        var acc = SIMD8<Float>()
-        let bias = SIMD8<Float>(repeating: 32)
+    /// Sums of each 16-element group of x (Q6_K's scale granularity).
+    static func groupSums16(_ x: UnsafePointer<Float>, _ n: Int, into sums: UnsafeMutablePointer<Float>) {
+        for g in 0..<(n / 16) { sums[g] = horizontalSum(load8(x + 16 * g) + load8(x + 16 * g + 8)) }
+    }
+
+    /// Q6_K: Σ_i d·scale_(i/16)·(q_i − 32)·x_i = Σ_groups d·scale·(Σ q·x − 32·Σx). The 6-bit codes are
+    /// assembled in integer lanes (4 low bits from ql, 2 high bits from qh, moved into place with
+    /// constant shifts) and converted once; the −32 goes through the 16-element sums of x.
+    static func q6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsums16: UnsafePointer<Float>, _ n: Int) -> Float {
+        let low4 = SIMD8<Int32>(repeating: 0x0F)
         let bits01 = SIMD8<Int32>(repeating: 0x03), bits23 = SIMD8<Int32>(repeating: 0x0C)
         let bits45 = SIMD8<Int32>(repeating: 0x30), bits67 = SIMD8<Int32>(repeating: 0xC0)
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var offsets: Float = 0
         for b in 0..<(n / 256) {
             let blk = w + 210 * b
             let d = Dequantize.loadHalf(blk, 208)
             let scales = (blk + 192).assumingMemoryBound(to: Int8.self)
             for h in 0..<2 {
                 let ql = blk + 64 * h, qh = blk + 128 + 32 * h
-                let sc = scales + 8 * h
                 let xh = x + 256 * b + 128 * h
-                for g in 0..<4 {
-                    let l = 8 * g
-                    let a = unsignedBytes(ql + l), c = unsignedBytes(ql + l + 32), hb = unsignedBytes(qh + l)
-                    let q1 = float(a & lowNibble) + float(hb & bits01) * 16 - bias
-                    let q2 = float(c & lowNibble) + float(hb & bits23) * 4 - bias
-                    let q3 = float(a & highNibble) * (1.0 / 16) + float(hb & bits45) - bias
-                    let q4 = float(c & highNibble) * (1.0 / 16) + float(hb & bits67) * 0.25 - bias
-                    let s = g / 2
-                    acc.addProduct(q1 * load8(xh + l), SIMD8(repeating: d * Float(sc[s])))
-                    acc.addProduct(q2 * load8(xh + l + 32), SIMD8(repeating: d * Float(sc[s + 2])))
-                    acc.addProduct(q3 * load8(xh + l + 64), SIMD8(repeating: d * Float(sc[s + 4])))
-                    acc.addProduct(q4 * load8(xh + l + 96), SIMD8(repeating: d * Float(sc[s + 6])))
+                // Two 16-element groups per step: l in 0..<16 and 16..<32 use scales s and s + 1.
+                for half in 0..<2 {
+                    let l = 16 * half
+                    var s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>(), s4 = SIMD8<Float>()
+                    for g in 0..<2 {
+                        let o = l + 8 * g
+                        let a = unsignedBytes(ql + o), c = unsignedBytes(ql + o + 32), hb = unsignedBytes(qh + o)
+                        s1.addProduct(float((a & low4) | ((hb & bits01) &<< 4)), load8(xh + o))
+                        s2.addProduct(float((c & low4) | ((hb & bits23) &<< 2)), load8(xh + o + 32))
+                        s3.addProduct(float((a &>> 4) | (hb & bits45)), load8(xh + o + 64))
+                        s4.addProduct(float((c &>> 4) | ((hb & bits67) &>> 2)), load8(xh + o + 96))
+                    }
+                    let sc = scales + 8 * h + half
+                    let k1 = d * Float(sc[0]), k2 = d * Float(sc[2]), k3 = d * Float(sc[4]), k4 = d * Float(sc[6])
+                    acc0.addProduct(s1, SIMD8(repeating: k1))
+                    acc1.addProduct(s2, SIMD8(repeating: k2))
+                    acc0.addProduct(s3, SIMD8(repeating: k3))
+                    acc1.addProduct(s4, SIMD8(repeating: k4))
+                    let g16 = (256 * b + 128 * h + l) / 16
+                    offsets += k1 * xsums16[g16] + k2 * xsums16[g16 + 2] + k3 * xsums16[g16 + 4] + k4 * xsums16[g16 + 6]
                 }
             }
         }
-        return horizontalSum(acc)
+        return horizontalSum(acc0 + acc1) - 32 * offsets
     }
 }

@@ -1,9 +1,9 @@
 /// SIMD helpers for the kernels.
 ///
-/// Swift lowers `+ − * /`, int→float conversion, `&`, `|`, `~` and shifts by a constant on SIMD8
-/// to single instructions. Float comparisons, `replacing(with:where:)`, `pointwiseMin/Max`,
+/// Swift lowers `+ − * /`, `&`, `|`, `~` and shifts by a constant on SIMD8 to single instructions. Float comparisons, `replacing(with:where:)`, `pointwiseMin/Max`,
 /// `min()/max()`, float→int conversion and integer ops on narrow lanes (UInt8/Int16) become generic
-/// per-lane code or calls; `addingProduct`/`addProduct` are per-lane `fma` that LLVM re-vectorizes
+/// per-lane code or calls, and int→float conversion (`SIMD8<Float>(SIMD8<Int32>)`) stays an out-of-line
+/// call in SwiftPM's release build (see `floats`); `addingProduct`/`addProduct` are per-lane `fma` that LLVM re-vectorizes
 /// in simple loops (the GEMM and dot kernels, checked) but splits into scalars inside longer
 /// dependency chains. All of this was checked in the release assembly; kernels use the safe subset
 /// and the helpers below build the rest from it.
@@ -47,6 +47,14 @@ func horizontalSum(_ v: SIMD8<Float>) -> Float {
     let four = v.lowHalf + v.highHalf
     let two = four.lowHalf + four.highHalf
     return two[0] + two[1]
+}
+
+/// The lanes of v as floats. Written lane by lane because LLVM's SLP vectorizer turns this into one
+/// `vcvtdq2ps`, while `SIMD8<Float>(v)` stays an out-of-line call to the generic stdlib conversion in
+/// SwiftPM's release build (found with perf in the decode kernels; `KernelCodeTests` guards it).
+@inline(__always)
+func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
 }
 
 /// Lane-wise max(x, a), exact: the sign of x − a, spread over the lane by an arithmetic shift,

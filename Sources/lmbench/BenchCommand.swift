@@ -16,7 +16,7 @@ enum BenchCommand {
         .init(name: "lengths", valueName: "LIST", help: "Prompt lengths in tokens: 512,4k or 1k..8k (default 512,4k)."),
         .init(name: "decode-tokens", valueName: "N", help: "Tokens to decode after each prompt (default 64)."),
         .init(name: "chunk-size", valueName: "N", help: "Prompt tokens per forward pass (default 512)."),
-        .init(name: "repeat", valueName: "N", help: "Runs per length; the fastest is reported (default 1)."),
+        .init(name: "repeat", valueName: "N", help: "Runs per length; each figure is the median over them (default 1)."),
         ModelLocation.threadsOption,
         .init(name: "json", valueName: nil, help: "Print one JSON object."),
     ]
@@ -73,16 +73,14 @@ enum BenchCommand {
         }
         var rows: [Row] = []
         for length in lengths {
-            var best: GenerationResult?
-            for _ in 0..<repeats {
-                let r = try run(length, decode: decodeTokens)
-                if best == nil || r.timings.prefill < best!.timings.prefill { best = r }
-            }
-            let r = best!
-            let row = Row(length: length, prefill_tokens_per_second: r.timings.prefillTokensPerSecond,
-                          time_to_first_token_seconds: r.timings.timeToFirstToken,
-                          decode_tokens_per_second: r.timings.decodeTokensPerSecond, decode_tokens: r.timings.decodedTokens,
-                          attention_state_bytes: r.attentionStateBytes, peak_rss_bytes: r.peakResidentBytes)
+            let runs = try (0..<repeats).map { _ in try run(length, decode: decodeTokens) }
+            let last = runs[runs.count - 1]
+            let row = Row(length: length,
+                          prefill_tokens_per_second: median(runs.map(\.timings.prefillTokensPerSecond)),
+                          time_to_first_token_seconds: median(runs.map(\.timings.timeToFirstToken)),
+                          decode_tokens_per_second: decodeTokens > 1 ? median(runs.compactMap(\.timings.decodeTokensPerSecond)) : nil,
+                          decode_tokens: last.timings.decodedTokens,
+                          attention_state_bytes: last.attentionStateBytes, peak_rss_bytes: ProcessMemory.peakResidentBytes)
             rows.append(row)
             if !json {
                 let decode = row.decode_tokens_per_second.map { String(format: "%12.1f", $0) } ?? String(repeating: " ", count: 11) + "-"
@@ -97,6 +95,11 @@ enum BenchCommand {
             let report = Report(model: loaded.path, threads: loaded.context.parallelism.threads, attention: "full", rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
