@@ -161,7 +161,10 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let offsetPosition = reader.offset
             let offset = try reader.read(UInt64.self, "data offset of '\(name)'")
-            guard offset < (1 << 50), Int(offset) % alignment == 0 else {
+            guard offset < UInt64(Int.max / 2) else {
+                throw GGUFError.truncated(path: path, offset: bytes.count, needed: "data of tensor '\(name)' (at offset \(offset))")
+            }
+            guard Int(offset) % alignment == 0 else {
                 throw GGUFError.malformed(path: path, offset: offsetPosition,
                                           reason: "tensor '\(name)' has data offset \(offset), which is not aligned to \(alignment)")
             }

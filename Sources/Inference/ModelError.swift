@@ -2,7 +2,6 @@
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unsupportedTokenizer(path: String, model: String)
     case badHyperparameter(path: String, key: String, reason: String)
-    case promptTooLong(tokens: Int, limit: Int)
     case outOfMemory(path: String, needed: Int, available: Int, what: String)
 
     public var description: String {
@@ -11,8 +10,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(path): tokenizer model '\(model)' is not supported (lmbench implements 'llama', the SentencePiece BPE)"
         case let .badHyperparameter(path, key, reason):
             return "\(path): bad hyperparameter '\(key)': \(reason)"
-        case let .promptTooLong(tokens, limit):
-            return "prompt of \(tokens) tokens exceeds the limit of \(limit) tokens"
         case let .outOfMemory(path, needed, available, what):
             return "\(path): \(what) needs \(needed / (1 << 20)) MiB but only \(available / (1 << 20)) MiB of memory is available"
         }

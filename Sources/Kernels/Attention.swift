@@ -21,8 +21,6 @@ public struct KeyValueSpan {
         self.firstPosition = firstPosition
         self.count = count
     }
-
-    var panels: Int { (count + 15) / 16 }
 }
 
 /// The query side of one attention call for one KV head: `tokens` positions, each with

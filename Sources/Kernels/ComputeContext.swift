@@ -15,9 +15,6 @@ public final class ComputeContext: @unchecked Sendable {
         self.parallelism = parallelism
         arena = ScratchArena(workers: parallelism.threads, slots: ComputeContext.scratchSlots)
     }
-
-    /// Bytes of scratch currently held by the kernels.
-    public var scratchBytes: Int { arena.bytes }
 }
 
 /// One product of a batched matmul call: `output` (rows × weights.rows) = input · weightsᵀ.

@@ -77,7 +77,4 @@ public final class ScratchArena: @unchecked Sendable {
         sizes[i] = rounded
         return b
     }
-
-    /// Bytes currently held.
-    public var bytes: Int { (0..<(workers * slots)).reduce(0) { $0 + sizes[$1] } * MemoryLayout<Float>.size }
 }

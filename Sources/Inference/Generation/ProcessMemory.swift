@@ -5,9 +5,6 @@ public enum ProcessMemory {
     /// Peak resident set size in bytes (VmHWM), or nil where /proc is unavailable.
     public static var peakResidentBytes: Int? { statusField("VmHWM:") }
 
-    /// Current resident set size in bytes (VmRSS).
-    public static var residentBytes: Int? { statusField("VmRSS:") }
-
     /// Memory the kernel says can be given to a new allocation without swapping (MemAvailable).
     public static var availableBytes: Int? { field("/proc/meminfo", "MemAvailable:") }
 

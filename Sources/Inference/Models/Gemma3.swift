@@ -128,8 +128,7 @@ public final class Gemma3: LanguageModel {
         description = ModelDescription(
             architecture: "gemma3", name: (try? file.metadata.string("general.name")) ?? "gemma3",
             layers: c.layers, embeddingSize: d, queryHeads: c.queryHeads, kvHeads: c.kvHeads, headDim: c.headDim,
-            vocabularySize: embedding.rows, trainedContextLength: c.trainedContextLength,
-            slidingWindows: (0..<c.layers).map { c.isSliding($0) ? c.slidingWindow : nil })
+            vocabularySize: embedding.rows, trainedContextLength: c.trainedContextLength)
     }
 
     public func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int) -> [AttentionLayer] {

@@ -13,8 +13,6 @@ public struct ModelDescription: Sendable, Equatable {
     public var vocabularySize: Int
     /// The context length the model was trained for (`<arch>.context_length`).
     public var trainedContextLength: Int
-    /// Per layer: the native sliding window, or nil for a global layer.
-    public var slidingWindows: [Int?]
 }
 
 /// One model architecture's forward pass. An implementation reads its hyperparameters and weights
