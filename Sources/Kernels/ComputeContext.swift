@@ -42,6 +42,25 @@ extension ComputeContext {
         matmul(x, rows: rows, [MatMulJob(w, y)])
     }
 
+    /// Cuts every job's output rows into work items of `rowsPerItem(rows)` rows and runs `body` on
+    /// each item, all jobs in one parallel loop.
+    private func forEachRowRange(of jobs: [MatMulJob], rowsPerItem: (Int) -> Int,
+                                 _ body: (_ job: MatMulJob, _ rows: Range<Int>, _ worker: Int) -> Void) {
+        var firstItem: [Int] = [], perItem: [Int] = []
+        var items = 0
+        for job in jobs {
+            firstItem.append(items)
+            perItem.append(rowsPerItem(job.weights.rows))
+            items += (job.weights.rows + perItem[perItem.count - 1] - 1) / perItem[perItem.count - 1]
+        }
+        parallelism.forEach(items) { item, worker in
+            var j = jobs.count - 1
+            while firstItem[j] > item { j -= 1 }
+            let start = (item - firstItem[j]) * perItem[j]
+            body(jobs[j], start..<min(jobs[j].weights.rows, start + perItem[j]), worker)
+        }
+    }
+
     // MARK: - One row: fused quantized dot products
 
     /// Rows per work item when decoding: large matrices are cut into long contiguous runs (about 32
@@ -56,22 +75,9 @@ extension ComputeContext {
         let xsums16 = xsums + cols / 32
         QuantizedDot.blockSums(x, cols, into: xsums)
         QuantizedDot.groupSums16(x, cols, into: xsums16)
-        var firstItem: [Int] = []
-        var rowsPerItem: [Int] = []
-        var items = 0
-        for job in jobs {
-            firstItem.append(items)
-            let perItem = matvecRowsPerItem(job.weights.rows)
-            rowsPerItem.append(perItem)
-            items += (job.weights.rows + perItem - 1) / perItem
-        }
-        parallelism.forEach(items) { item, worker in
-            var j = jobs.count - 1
-            while firstItem[j] > item { j -= 1 }
-            let job = jobs[j]
+        forEachRowRange(of: jobs, rowsPerItem: matvecRowsPerItem) { job, rows, worker in
             let w = job.weights
-            let start = (item - firstItem[j]) * rowsPerItem[j]
-            let end = min(w.rows, start + rowsPerItem[j])
+            let (start, end) = (rows.lowerBound, rows.upperBound)
             switch w.type {
             case .q8_0: for r in start..<end { job.output[r] = QuantizedDot.q8_0(w.row(r), x, cols) }
             case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), x, xsums, cols) }
@@ -99,19 +105,11 @@ extension ComputeContext {
         let paddedTail = arena.buffer(worker: 0, slot: 7, count: tr * k)
         if tailRows > 0 { GEMM.padRows(x + fullTiles * tr * k, k, rows: tailRows, k: k, into: paddedTail) }
 
-        var firstItem: [Int] = []
-        var items = 0
-        for job in jobs {
-            firstItem.append(items)
-            items += (job.weights.rows + tc - 1) / tc
-        }
-        parallelism.forEach(items) { item, worker in
-            var j = jobs.count - 1
-            while firstItem[j] > item { j -= 1 }
-            let w = jobs[j].weights, y = jobs[j].output
+        forEachRowRange(of: jobs, rowsPerItem: { _ in tc }) { job, rows, worker in
+            let w = job.weights, y = job.output
             let n = w.rows
-            let firstRow = (item - firstItem[j]) * tc
-            let cols = min(tc, n - firstRow)
+            let firstRow = rows.lowerBound
+            let cols = rows.count
             let panel = arena.buffer(worker: worker, slot: 0, count: tc * k)
             let rowBuffer = arena.buffer(worker: worker, slot: 1, count: k)
             let cScratch = arena.buffer(worker: worker, slot: 2, count: tr * tc)
