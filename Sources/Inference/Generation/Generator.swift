@@ -72,8 +72,8 @@ public final class Generator {
         let prompt = request.promptTokens
         precondition(!prompt.isEmpty, "a prompt needs at least one token")
         let vocabulary = model.description.vocabularySize
-        for token in prompt where token < 0 || Int(token) >= vocabulary {
-            throw ModelError.badHyperparameter(path: loaded.path, key: "prompt", reason: "token id \(token) is outside the vocabulary of \(vocabulary)")
+        if let token = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw ModelError.tokenOutsideVocabulary(token: token, vocabularySize: vocabulary)
         }
         let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize)
         try requireMemory(forPositions: prompt.count + request.maxNewTokens, state: state)
