@@ -20,14 +20,25 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["GGUF"], swiftSettings: kernelSettings),
         // Inference engine: tokenizer, model architectures, attention state, generation.
         .target(name: "Inference", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelSettings),
+        // The system SQLite library (Debian: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Results store: a thin SQLite wrapper, schema and migrations, typed run and sample rows.
+        .target(name: "Results", dependencies: ["CSQLite"]),
+        // Benchmark core: tasks (passkey, needle, LongBench), metrics, grids, engines, the runner.
+        .target(name: "Bench", dependencies: ["Inference", "Results", "GGUF"]),
+        // Reports built from the store alone: Markdown tables.
+        .target(name: "Reports", dependencies: ["Results"]),
         // The command-line tool: one file per command, a small shared option parser.
-        .executableTarget(name: "lmbench", dependencies: ["GGUF", "Kernels", "Inference"]),
+        .executableTarget(name: "lmbench", dependencies: ["GGUF", "Kernels", "Inference", "Results", "Bench", "Reports"]),
 
         // Test support: a GGUF writer and block encoders written from the format description.
         .target(name: "GGUFTestSupport", path: "Tests/GGUFTestSupport"),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF"], exclude: ["Fixtures"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"]),
         .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "lmbench"]),
     ]
 )

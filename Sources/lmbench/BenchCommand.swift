@@ -1,4 +1,5 @@
 import Foundation
+import Bench
 import Inference
 import Kernels
 
@@ -46,7 +47,7 @@ enum BenchCommand {
         let o = try CommandLineOptions(command: "bench", options: options, arguments: arguments)
         if o.wantsHelp { print(o.help(usage: usage, summary: summary)); return }
         guard o.positional.isEmpty else { throw UsageError("lmbench bench: unexpected argument '\(o.positional[0])'") }
-        let lengths = try LengthList.parse(o.string("lengths") ?? "512,4k")
+        let lengths = try LengthGrid.parse(o.string("lengths") ?? "512,4k")
         let decodeTokens = try o.int("decode-tokens", default: 64, in: 0...100_000)
         let chunk = try o.int("chunk-size", default: 512, in: 1...65536)
         let repeats = try o.int("repeat", default: 1, in: 1...100)

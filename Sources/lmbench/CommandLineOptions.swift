@@ -91,34 +91,3 @@ struct CommandLineOptions {
         return lines.joined(separator: "\n")
     }
 }
-
-/// Token counts written as 512, 4k (4096) or 1M (1048576); lists as "512,4k"; ranges "4k..64k" double
-/// from the first length up to the last.
-enum LengthList {
-    static func parse(_ text: String, option: String = "lengths") throws -> [Int] {
-        var lengths: [Int] = []
-        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let piece = part.trimmingCharacters(in: .whitespaces)
-            if let dots = piece.range(of: "..") {
-                let low = try length(String(piece[..<dots.lowerBound]), option), high = try length(String(piece[dots.upperBound...]), option)
-                guard low <= high else { throw UsageError("--\(option): range '\(piece)' runs backwards") }
-                var n = low
-                while n < high { lengths.append(n); n *= 2 }
-                lengths.append(high)
-            } else {
-                lengths.append(try length(piece, option))
-            }
-        }
-        return lengths
-    }
-
-    static func length(_ text: String, _ option: String) throws -> Int {
-        var digits = text.lowercased()
-        var multiplier = 1
-        if digits.hasSuffix("k") { multiplier = 1024; digits.removeLast() } else if digits.hasSuffix("m") { multiplier = 1 << 20; digits.removeLast() }
-        guard let n = Int(digits), n > 0, n <= (1 << 30) / multiplier else {
-            throw UsageError("--\(option): '\(text)' is not a length (write e.g. 512, 4k, 1M, or 4k..64k)")
-        }
-        return n * multiplier
-    }
-}

@@ -1,3 +1,4 @@
+import Bench
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -5,6 +6,11 @@ import Glibc
 
 /// lmbench: a benchmark harness for long-context language-model strategies.
 let commands: [(name: String, summary: String, run: ([String]) throws -> Void)] = [
+    ("run", "Run a task (passkey, needle, longbench, a LongBench dataset) through engines into the store.", RunCommand.run),
+    ("report", "Markdown report of stored runs: accuracy, latency and memory by length × engine.", ReportCommand.run),
+    ("runs", "List the runs in the results store.", RunsCommand.run),
+    ("export", "Dump stored samples as CSV or JSON lines.", ExportCommand.run),
+    ("tasks", "List the tasks defined in tasks/.", TasksCommand.run),
     ("generate", "Greedy generation from a prompt, with top logits and timings.", GenerateCommand.run),
     ("bench", "Prefill and decode speed and memory at several prompt lengths.", BenchCommand.run),
     ("tokenize", "Token ids of a text.", TokenizeCommand.run),
@@ -51,6 +57,8 @@ if !missing.isEmpty && name != "model" {
 do {
     try command.run(Array(arguments.dropFirst()))
 } catch let error as UsageError {
+    fail(error.description, status: 2)
+} catch let error as SpecError {
     fail(error.description, status: 2)
 } catch {
     fail("\(error)", status: 1)

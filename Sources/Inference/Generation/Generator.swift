@@ -9,12 +9,29 @@ public struct GenerationRequest: Sendable {
     public var stopTokens: Set<Int32>?
     /// How many of the largest next-token logits after the prompt to return.
     public var topLogits: Int
+    /// Generation stops with `GenerationError.timedOut` once this much wall-clock time has passed
+    /// (checked between prompt chunks and between new tokens).
+    public var timeLimit: Double?
 
-    public init(promptTokens: [Int32], maxNewTokens: Int, stopTokens: Set<Int32>? = nil, topLogits: Int = 0) {
+    public init(promptTokens: [Int32], maxNewTokens: Int, stopTokens: Set<Int32>? = nil, topLogits: Int = 0,
+                timeLimit: Double? = nil) {
         self.promptTokens = promptTokens
         self.maxNewTokens = maxNewTokens
         self.stopTokens = stopTokens
         self.topLogits = topLogits
+        self.timeLimit = timeLimit
+    }
+}
+
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    /// The request's time limit passed after `promptTokensDone` prompt tokens and `newTokens` new tokens.
+    case timedOut(limit: Double, promptTokensDone: Int, newTokens: Int)
+
+    public var description: String {
+        switch self {
+        case let .timedOut(limit, done, new):
+            return "stopped at the time limit of \(limit) s (after \(done) prompt tokens and \(new) new tokens)"
+        }
     }
 }
 
@@ -83,9 +100,15 @@ public final class Generator {
 
         let start = DispatchTime.now().uptimeNanoseconds
         func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
-        prompt.withUnsafeBufferPointer { tokens in
+        func checkTime(promptDone: Int, newTokens: Int) throws {
+            if let limit = request.timeLimit, seconds(since: start) > limit {
+                throw GenerationError.timedOut(limit: limit, promptTokensDone: promptDone, newTokens: newTokens)
+            }
+        }
+        try prompt.withUnsafeBufferPointer { tokens in
             var offset = 0
             while offset < tokens.count {
+                try checkTime(promptDone: offset, newTokens: 0)
                 let end = min(tokens.count, offset + chunkSize)
                 model.forward(UnsafeBufferPointer(rebasing: tokens[offset..<end]), state: state, logits: end == tokens.count ? logits : nil)
                 offset = end
@@ -101,6 +124,7 @@ public final class Generator {
         if request.maxNewTokens > 0 {
             generated.append(next)
             while !stops.contains(next) && generated.count < request.maxNewTokens {
+                try checkTime(promptDone: prompt.count, newTokens: generated.count)
                 var token = next
                 withUnsafePointer(to: &token) { model.forward(UnsafeBufferPointer(start: $0, count: 1), state: state, logits: logits) }
                 next = Generator.argmax(logits, vocabulary)

@@ -1,0 +1,170 @@
+import Foundation
+import Inference
+
+/// Needle in a haystack (benchmark-formats §3): for each length × depth, the haystack is cut to fit
+/// the length (prompt template and needle included, in the model's tokens), the needle goes in at
+/// the depth, moved back to the start of a sentence, and the model answers the question after it.
+/// Scoring is deterministic: each expected answer must occur in the output, case-insensitively.
+final class NeedleTask: BenchmarkTask {
+    let name: String
+    let definition: TaskDefinition
+    let request: TaskRequest
+    let tokenizer: Tokenizer
+    private let needle: String, answers: [String]
+    private let before: [Int32], after: [Int32], needleTokens: [Int32]
+    private let templateText: (before: String, after: String)
+    private var haystackTokens: [Int32]?
+    private var periodCache: [Int32: Bool] = [:]
+    private let haystackSource: String
+
+    init(name: String, definition: TaskDefinition, path: String, request: TaskRequest, tokenizer: Tokenizer) throws {
+        self.name = name
+        self.definition = definition
+        self.request = request
+        self.tokenizer = tokenizer
+        needle = try definition.require(definition.needle, "needle", path)
+        answers = try definition.require(definition.answers, "answers", path)
+        let template = try definition.require(definition.template, "template", path) + (definition.answerPrefix ?? "")
+        guard let range = template.range(of: "{context}") else { throw TaskError("\(path): template must contain {context}") }
+        templateText = (String(template[..<range.lowerBound]), String(template[range.upperBound...]))
+        before = tokenizer.encode(templateText.before, addSpecial: true, parseSpecial: false)
+        after = tokenizer.encode(templateText.after, addSpecial: false, parseSpecial: false)
+        needleTokens = tokenizer.encode(needle, addSpecial: false, parseSpecial: false)
+        let smallest = before.count + after.count + needleTokens.count + 16
+        if let short = request.lengths.first(where: { $0 < smallest }) {
+            throw SpecError("--lengths: \(short) tokens is too short for \(name) (template and needle take \(smallest - 16) tokens)")
+        }
+        if let path = request.haystackPath {
+            haystackSource = path
+            _ = try Haystack.files(at: path)   // fail now, not at the first sample
+        } else {
+            haystackSource = "generated(seed \(request.seed))"
+        }
+    }
+
+    var depths: [Double] { request.depths ?? Array(stride(from: 0.0, through: 100, by: 10)) }
+
+    var parameters: [String: String] {
+        ["needle": needle, "answers": answers.joined(separator: " | "), "template": templateText.before + "{context}" + templateText.after,
+         "max_new_tokens": String(definition.maxNewTokens), "metric": definition.metric.rawValue, "haystack": haystackSource,
+         "depths": depths.map { String(format: "%g", $0) }.joined(separator: ","), "samples": String(request.samplesPerCell),
+         "lengths": request.lengths.map(String.init).joined(separator: ",")]
+    }
+
+    func plan() throws -> [PlannedSample] {
+        request.lengths.flatMap { length in
+            depths.flatMap { depth in
+                (0..<request.samplesPerCell).map { i in
+                    PlannedSample(key: "\(name)/\(length)/d\(String(format: "%g", depth))/\(i)", lengthTokens: length, depth: depth, index: i)
+                }
+            }
+        }
+    }
+
+    private func haystack() throws -> [Int32] {
+        if let haystackTokens { return haystackTokens }
+        let longest = request.lengths.max() ?? 0
+        let tokens: [Int32]
+        if let path = request.haystackPath {
+            let text = try Haystack.files(at: path).map { try Haystack.read($0) }.joined(separator: "\n\n")
+            tokens = tokenizer.encode(text, addSpecial: false, parseSpecial: false)
+            guard !tokens.isEmpty else { throw TaskError("\(path): the haystack text is empty") }
+        } else {
+            tokens = Haystack.generated(seed: request.seed, tokens: min(longest, 1 << 18), tokenizer: tokenizer)
+        }
+        haystackTokens = tokens
+        return tokens
+    }
+
+    private func endsSentence(_ token: Int32) -> Bool {
+        if let known = periodCache[token] { return known }
+        let text = tokenizer.decode([token], renderSpecial: false).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = text.hasSuffix(".") || text.hasSuffix("!") || text.hasSuffix("?")
+        periodCache[token] = result
+        return result
+    }
+
+    func makeSample(_ planned: PlannedSample) throws -> Sample {
+        let hay = try haystack()
+        let length = planned.lengthTokens, depth = planned.depth ?? 50
+        let budget = length - before.count - after.count - needleTokens.count
+        // Sample 0 starts at the beginning of the haystack; later samples at a seeded sentence start.
+        var start = 0
+        if planned.index > 0 {
+            var random = SeededRandom(seed: request.seed, [length, Int(depth * 1000), planned.index])
+            start = Int.random(in: 0..<hay.count, using: &random)
+            while start > 0 && !endsSentence(hay[start - 1]) { start -= 1 }
+        }
+        var context: [Int32] = []
+        context.reserveCapacity(budget)
+        var i = start
+        while context.count < budget {
+            context.append(hay[i])
+            i = (i + 1) % hay.count
+        }
+        var insertion = depth >= 100 ? budget : Int(Double(budget) * depth / 100)
+        while insertion > 0 && insertion < budget && !endsSentence(context[insertion - 1]) { insertion -= 1 }
+        let tokens = before + context[..<insertion] + needleTokens + context[insertion...] + after
+        let text = templateText.before + tokenizer.decode(Array(context[..<insertion]), renderSpecial: false) + needle
+            + tokenizer.decode(Array(context[insertion...]), renderSpecial: false) + templateText.after
+        return Sample(key: planned.key, id: "\(name)-\(length)-\(String(format: "%g", depth))-\(planned.index)", dataset: name,
+                      prompt: text, promptTokens: tokens, answers: answers, allClasses: [], maxNewTokens: definition.maxNewTokens,
+                      stopAtNewline: false, lengthTokens: length, depth: depth, lengthWords: nil, metric: definition.metric,
+                      firstLineOnly: definition.firstLineOnly ?? false)
+    }
+}
+
+/// Haystack text: the `.txt` files of a folder (in name order) or one file; or prose generated
+/// from the seed.
+enum Haystack {
+    static func files(at path: String) throws -> [String] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw TaskError("\(path): haystack not found (--haystack takes a text file or a folder of .txt files)")
+        }
+        guard isFolder.boolValue else { return [path] }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".txt") }.sorted()
+        guard !names.isEmpty else { throw TaskError("\(path): no .txt files in the haystack folder") }
+        return names.map { path + "/" + $0 }
+    }
+
+    static func read(_ file: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: file) else { throw TaskError("\(file): cannot read the haystack file") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Varied prose: sentences drawn from small grammars of subjects, actions, objects and settings,
+    /// grouped into paragraphs, until `tokens` tokens.
+    static func generated(seed: Int, tokens count: Int, tokenizer: Tokenizer) -> [Int32] {
+        let subjects = ["The old miller", "A young teacher", "The river pilot", "My grandmother", "The night watchman", "A travelling doctor",
+                        "The village council", "Our neighbour", "The harbour master", "A quiet student", "The baker's daughter",
+                        "The station clerk", "An elderly sailor", "The gardener", "A stranger from the north", "The choir"]
+        let actions = ["repaired", "described", "carried", "painted", "forgot", "measured", "sold", "collected", "counted", "borrowed",
+                       "discovered", "polished", "wrapped", "examined", "returned", "photographed"]
+        let objects = ["the broken lantern", "a basket of apples", "the long letter", "an old map of the valley", "the copper kettle",
+                       "three wooden chairs", "the school bell", "a box of seeds", "the torn sail", "a pair of boots",
+                       "the ledger of the mill", "a jar of honey", "the bridge railings", "a stack of newspapers"]
+        let settings = ["before the first frost", "on a windy afternoon", "near the market square", "while the tide was out",
+                        "after the long winter", "under the chestnut trees", "at the edge of town", "during the spring fair",
+                        "beside the railway line", "late in the evening", "in the upper field", "behind the chapel"]
+        let remarks = ["Nobody could say why.", "It rained for most of the week.", "The children watched from the fence.",
+                       "Prices at the market had risen again.", "The dogs barked at every cart that passed.",
+                       "Everyone agreed it had been a good year for pears.", "A letter arrived from the city soon after.",
+                       "The clock in the square was running slow.", "Smoke rose straight up from the chimneys."]
+        var random = SeededRandom(seed: seed, [0x4E45_4544])
+        var result: [Int32] = []
+        while result.count < count {
+            var paragraph: [String] = []
+            for _ in 0..<Int.random(in: 3...7, using: &random) {
+                if Int.random(in: 0..<4, using: &random) == 0 {
+                    paragraph.append(remarks.randomElement(using: &random)!)
+                } else {
+                    paragraph.append("\(subjects.randomElement(using: &random)!) \(actions.randomElement(using: &random)!) "
+                                     + "\(objects.randomElement(using: &random)!) \(settings.randomElement(using: &random)!).")
+                }
+            }
+            result += tokenizer.encode(paragraph.joined(separator: " ") + "\n\n", addSpecial: false, parseSpecial: false)
+        }
+        return result
+    }
+}

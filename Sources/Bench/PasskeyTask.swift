@@ -1,0 +1,86 @@
+import Foundation
+import Inference
+
+/// Passkey retrieval in LM-Infinite's format (benchmark-formats §4.3): a task line, the filler
+/// sentence k times, the key sentence, the filler N − k times, then the question; sized in the
+/// model's own tokens, so a `4k` prompt is at most 4096 tokens, question included. Without
+/// `--depths` the key position k is uniform in 0…N; with it, k sits at each depth of the grid.
+/// The answer is the key (1…10,000,000), scored by the first integer in the output.
+final class PasskeyTask: BenchmarkTask {
+    let name: String
+    let definition: TaskDefinition
+    let request: TaskRequest
+    let tokenizer: Tokenizer
+    private let prefix: String, filler: String, keySentence: String, question: String
+    private let bos: [Int32], prefixTokens: [Int32], fillerTokens: [Int32], questionTokens: [Int32]
+
+    init(name: String, definition: TaskDefinition, path: String, request: TaskRequest, tokenizer: Tokenizer) throws {
+        self.name = name
+        self.definition = definition
+        self.request = request
+        self.tokenizer = tokenizer
+        prefix = try definition.require(definition.prefix, "prefix", path)
+        filler = try definition.require(definition.filler, "filler", path)
+        keySentence = try definition.require(definition.keySentence, "key_sentence", path)
+        question = try definition.require(definition.question, "question", path)
+        guard keySentence.contains("{key}") else { throw TaskError("\(path): key_sentence must contain {key}") }
+        bos = tokenizer.encode("", addSpecial: true, parseSpecial: false)
+        prefixTokens = tokenizer.encode(prefix, addSpecial: false, parseSpecial: false)
+        fillerTokens = tokenizer.encode(" " + filler, addSpecial: false, parseSpecial: false)
+        questionTokens = tokenizer.encode(question, addSpecial: false, parseSpecial: false)
+        // The longest key sentence must leave room for one filler sentence at the shortest length.
+        let smallest = bos.count + prefixTokens.count + keyTokens(9_999_999).count + questionTokens.count + fillerTokens.count
+        if let short = request.lengths.first(where: { $0 < smallest }) {
+            throw SpecError("--lengths: \(short) tokens is too short for \(name) (the shortest prompt is \(smallest) tokens)")
+        }
+    }
+
+    var parameters: [String: String] {
+        var p = ["prefix": prefix, "filler": filler, "key_sentence": keySentence, "question": question,
+                 "max_new_tokens": String(definition.maxNewTokens), "metric": definition.metric.rawValue,
+                 "key_range": "1...10000000", "samples": String(request.samplesPerCell),
+                 "lengths": request.lengths.map(String.init).joined(separator: ",")]
+        p["depths"] = request.depths.map { $0.map { String(format: "%g", $0) }.joined(separator: ",") } ?? "uniform"
+        return p
+    }
+
+    private func keyTokens(_ key: Int) -> [Int32] {
+        tokenizer.encode(" " + keySentence.replacingOccurrences(of: "{key}", with: String(key)), addSpecial: false, parseSpecial: false)
+    }
+
+    func plan() throws -> [PlannedSample] {
+        var planned: [PlannedSample] = []
+        for length in request.lengths {
+            for depth in request.depths.map({ $0.map(Optional.some) }) ?? [nil] {
+                for i in 0..<request.samplesPerCell {
+                    let depthKey = depth.map { String(format: "d%g", $0) } ?? "uniform"
+                    planned.append(PlannedSample(key: "\(name)/\(length)/\(depthKey)/\(i)", lengthTokens: length, depth: depth, index: i))
+                }
+            }
+        }
+        return planned
+    }
+
+    func makeSample(_ planned: PlannedSample) throws -> Sample {
+        let length = planned.lengthTokens
+        var random = SeededRandom(seed: request.seed, [length, planned.depth.map { Int($0 * 1000) } ?? -1, planned.index])
+        let key = Int.random(in: 1...10_000_000, using: &random)
+        let keyPart = keyTokens(key)
+        let n = (length - bos.count - prefixTokens.count - keyPart.count - questionTokens.count) / fillerTokens.count
+        let k = planned.depth.map { Int((Double(n) * $0 / 100).rounded()) } ?? Int.random(in: 0...n, using: &random)
+
+        var tokens = bos + prefixTokens
+        tokens.reserveCapacity(length)
+        for _ in 0..<k { tokens += fillerTokens }
+        tokens += keyPart
+        for _ in k..<n { tokens += fillerTokens }
+        tokens += questionTokens
+        let fillerText = String(repeating: " " + filler, count: k)
+        let restText = String(repeating: " " + filler, count: n - k)
+        let text = prefix + fillerText + " " + keySentence.replacingOccurrences(of: "{key}", with: String(key)) + restText + question
+        return Sample(key: planned.key, id: "\(name)-\(length)-\(planned.index)", dataset: name, prompt: text, promptTokens: tokens,
+                      answers: [String(key)], allClasses: [], maxNewTokens: definition.maxNewTokens, stopAtNewline: false,
+                      lengthTokens: length, depth: planned.depth ?? (n > 0 ? 100 * Double(k) / Double(n) : 0), lengthWords: nil,
+                      metric: definition.metric, firstLineOnly: definition.firstLineOnly ?? false)
+    }
+}

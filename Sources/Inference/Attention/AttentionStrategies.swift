@@ -1,0 +1,73 @@
+/// A bad strategy name or parameter.
+public struct StrategyError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The attention strategies by name, so the harness offers every strategy the engine has without
+/// knowing them. A factory takes the parameters given on the command line (strings; missing ones
+/// take their defaults, unknown ones are errors) and the model, and returns the policy, whose
+/// `parameters` then list every value it runs with.
+public enum AttentionStrategies {
+    public typealias Factory = (_ parameters: [String: String], _ model: ModelDescription) throws -> AttentionPolicy
+
+    public static let catalog: [String: Factory] = [
+        "full": { parameters, _ in
+            try StrategyParameters(parameters, strategy: "full").finish()
+            return FullAttention()
+        },
+    ]
+
+    public static var names: [String] { catalog.keys.sorted() }
+
+    public static func make(_ name: String, parameters: [String: String], model: ModelDescription) throws -> AttentionPolicy {
+        guard let factory = catalog[name] else {
+            throw StrategyError("unknown attention strategy '\(name)' (strategies: \(names.joined(separator: ", ")))")
+        }
+        return try factory(parameters, model)
+    }
+}
+
+/// Reads a strategy's parameters, remembering which were used so that a misspelt one is an error.
+public struct StrategyParameters {
+    private let given: [String: String]
+    private let strategy: String
+    private var used: Set<String> = []
+
+    public init(_ given: [String: String], strategy: String) {
+        self.given = given
+        self.strategy = strategy
+    }
+
+    /// An integer parameter (token counts accept 4k / 1M) at least `minimum`.
+    public mutating func int(_ name: String, default fallback: Int, minimum: Int = 0) throws -> Int {
+        used.insert(name)
+        guard let text = given[name] else { return fallback }
+        var digits = text
+        var multiplier = 1
+        if digits.hasSuffix("k") { multiplier = 1024; digits.removeLast() } else if digits.hasSuffix("M") { multiplier = 1 << 20; digits.removeLast() }
+        guard let value = Int(digits).map({ $0 * multiplier }), value >= minimum else {
+            throw StrategyError("\(strategy): parameter \(name) must be an integer of at least \(minimum), not '\(text)'")
+        }
+        return value
+    }
+
+    /// A parameter that takes one of `choices`.
+    public mutating func choice(_ name: String, default fallback: String, _ choices: [String]) throws -> String {
+        used.insert(name)
+        guard let text = given[name] else { return fallback }
+        guard choices.contains(text) else {
+            throw StrategyError("\(strategy): parameter \(name) must be one of \(choices.joined(separator: ", ")), not '\(text)'")
+        }
+        return text
+    }
+
+    /// Fails on any parameter that was given but never read.
+    public func finish() throws {
+        if let unknown = given.keys.sorted().first(where: { !used.contains($0) }) {
+            let known = used.sorted()
+            throw StrategyError("\(strategy): unknown parameter '\(unknown)'"
+                                + (known.isEmpty ? " (it takes none)" : " (parameters: \(known.joined(separator: ", ")))"))
+        }
+    }
+}
