@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "GGUFTestSupport", path: "Tests/GGUFTestSupport"),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF"], exclude: ["Fixtures"]),
+        // Test support: the real model, loaded once per test process, and ../shared data.
+        .target(name: "ModelTestSupport", dependencies: ["Inference", "GGUF"], path: "Tests/ModelTestSupport"),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF", "ModelTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results", "ModelTestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "lmbench"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "CSQLite", "lmbench"]),
     ]
 )

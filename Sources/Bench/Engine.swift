@@ -14,11 +14,26 @@ public struct EngineOutput: Sendable {
     public var decodeTokensPerSecond: Double?
     public var peakRSSBytes: Int?
     public var attentionStateBytes: Int?
+
+    public init(text: String, promptTokens: Int, truncated: Bool, prefillSeconds: Double, timeToFirstTokenSeconds: Double,
+                decodeSeconds: Double, decodeTokens: Int, decodeTokensPerSecond: Double?, peakRSSBytes: Int?, attentionStateBytes: Int?) {
+        self.text = text
+        self.promptTokens = promptTokens
+        self.truncated = truncated
+        self.prefillSeconds = prefillSeconds
+        self.timeToFirstTokenSeconds = timeToFirstTokenSeconds
+        self.decodeSeconds = decodeSeconds
+        self.decodeTokens = decodeTokens
+        self.decodeTokensPerSecond = decodeTokensPerSecond
+        self.peakRSSBytes = peakRSSBytes
+        self.attentionStateBytes = attentionStateBytes
+    }
 }
 
 /// An engine declined a sample before running it (it cannot fit in memory, say).
 public struct EngineSkip: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// The harness's only view of inference: a prompt in; text, token counts, timings and memory out.
@@ -69,6 +84,12 @@ public struct PromptTruncation: Sendable, Equatable {
     public var rule: Rule
     public var budget: Int
     public var head: Int
+
+    public init(rule: Rule, budget: Int, head: Int) {
+        self.rule = rule
+        self.budget = budget
+        self.head = head
+    }
 
     public func apply(_ tokens: [Int32]) -> (tokens: [Int32], truncated: Bool) {
         guard tokens.count > budget else { return (tokens, false) }

@@ -29,6 +29,25 @@ public struct Sample: Sendable {
     public var metric: Metric
     public var firstLineOnly: Bool
 
+    public init(key: String, id: String, dataset: String, prompt: String, promptTokens: [Int32]?, answers: [String], allClasses: [String],
+                maxNewTokens: Int, stopAtNewline: Bool, lengthTokens: Int, depth: Double?, lengthWords: Int?, metric: Metric,
+                firstLineOnly: Bool) {
+        self.key = key
+        self.id = id
+        self.dataset = dataset
+        self.prompt = prompt
+        self.promptTokens = promptTokens
+        self.answers = answers
+        self.allClasses = allClasses
+        self.maxNewTokens = maxNewTokens
+        self.stopAtNewline = stopAtNewline
+        self.lengthTokens = lengthTokens
+        self.depth = depth
+        self.lengthWords = lengthWords
+        self.metric = metric
+        self.firstLineOnly = firstLineOnly
+    }
+
     /// The score of an output: 0…1.
     public func score(_ output: String) -> Double {
         metric.score(firstLineOnly ? Metrics.firstLine(output) : output, answers: answers, allClasses: allClasses)

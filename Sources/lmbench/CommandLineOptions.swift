@@ -60,7 +60,10 @@ struct CommandLineOptions {
             } else if let inlineValue {
                 values[name] = inlineValue
             } else {
-                guard i < arguments.count else { throw UsageError("lmbench \(command): option '--\(name)' needs a value") }
+                // `--samples --db x` means the value was forgotten, not that it is "--db".
+                guard i < arguments.count, !arguments[i].hasPrefix("--") else {
+                    throw UsageError("lmbench \(command): option '--\(name)' needs a value")
+                }
                 values[name] = arguments[i]
                 i += 1
             }

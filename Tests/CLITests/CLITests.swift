@@ -48,7 +48,7 @@ final class CLITests: XCTestCase {
     func testHelpOnEveryCommand() throws {
         let top = try lmbench(["--help"])
         XCTAssertEqual(top.status, 0)
-        for command in ["generate", "bench", "tokenize", "model"] {
+        for command in ["run", "report", "runs", "export", "tasks", "generate", "bench", "tokenize", "model"] {
             XCTAssertTrue(top.stdout.contains(command), "top-level help lists \(command)")
             let help = try lmbench([command, "--help"])
             XCTAssertEqual(help.status, 0, command)

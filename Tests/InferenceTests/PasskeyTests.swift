@@ -1,4 +1,5 @@
 import XCTest
+import ModelTestSupport
 import Inference
 
 /// A 4k-token passkey prompt in LM-Infinite's format (benchmark-formats §4.3) is answered correctly

@@ -1,4 +1,5 @@
 import XCTest
+import ModelTestSupport
 import Inference
 
 /// The forward pass against llama.cpp's reference outputs (Fixtures/logits.json, greedy_margins.json).

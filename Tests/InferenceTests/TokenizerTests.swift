@@ -1,4 +1,5 @@
 import XCTest
+import ModelTestSupport
 import Inference
 
 final class TokenizerTests: XCTestCase {

@@ -1,0 +1,60 @@
+import XCTest
+import Bench
+
+final class GridTests: XCTestCase {
+    func testLengths() throws {
+        XCTAssertEqual(try LengthGrid.parse("4k..1M"), [4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1 << 20])
+        XCTAssertEqual(try LengthGrid.parse("1k,3k,8k"), [1024, 3072, 8192])
+        XCTAssertEqual(try LengthGrid.parse("4k..32k:+4k"), (1...8).map { $0 * 4096 })
+        XCTAssertEqual(try LengthGrid.parse("1000..2500:+1000"), [1000, 2000, 2500])
+        XCTAssertEqual(try LengthGrid.parse("512, 512,1k"), [512, 1024])
+        for bad in ["", "4q", "0", "-1k", "8k..4k", "4k..32k:4k", "4k..", "2000M"] {
+            XCTAssertThrowsError(try LengthGrid.parse(bad), bad) { XCTAssertTrue("\($0)".contains("--lengths")) }
+        }
+        XCTAssertEqual(LengthGrid.label(4096), "4k")
+        XCTAssertEqual(LengthGrid.label(1 << 20), "1M")
+        XCTAssertEqual(LengthGrid.label(3000), "3000")
+    }
+
+    func testDepths() throws {
+        XCTAssertEqual(try DepthGrid.parse("0..100/10"), stride(from: 0.0, through: 100, by: 10).map { $0 })
+        XCTAssertEqual(try DepthGrid.parse("0,50,100"), [0, 50, 100])
+        XCTAssertEqual(try DepthGrid.parse("25..75/2"), [25, 50, 75])
+        for bad in ["101", "0..100", "0..100/0", "50..0/5", "x"] {
+            XCTAssertThrowsError(try DepthGrid.parse(bad), bad) { XCTAssertTrue("\($0)".contains("--depths")) }
+        }
+    }
+
+    func testEngineSpecs() throws {
+        let specs = try EngineSpec.parseList("full,lm-infinite:n_local=4096:n_global=10")
+        XCTAssertEqual(specs.map(\.strategy), ["full", "lm-infinite"])
+        XCTAssertEqual(specs[1].parameters, ["n_local": "4096", "n_global": "10"])
+        XCTAssertEqual(specs[1].label, "lm-infinite:n_local=4096:n_global=10")
+        XCTAssertThrowsError(try EngineSpec.parseList("full,full"))
+        XCTAssertThrowsError(try EngineSpec.parseList("lm-infinite:n_local"))
+        XCTAssertThrowsError(try EngineSpec.parseList(",full"))
+    }
+
+    func testTruncationRules() {
+        let tokens = (0..<10).map(Int32.init)
+        XCTAssertEqual(PromptTruncation(rule: .middle, budget: 6, head: 0).apply(tokens).tokens, [0, 1, 2, 7, 8, 9])
+        XCTAssertEqual(PromptTruncation(rule: .suffix, budget: 6, head: 2).apply(tokens).tokens, [0, 1, 6, 7, 8, 9])
+        let untouched = PromptTruncation(rule: .middle, budget: 10, head: 0).apply(tokens)
+        XCTAssertEqual(untouched.tokens, tokens)
+        XCTAssertFalse(untouched.truncated)
+    }
+
+    func testTemplatesFillInOnePass() {
+        XCTAssertEqual(fillTemplate("Q: {input} {{x}} C: {context}", ["input": "{context}", "context": "c"]), "Q: {context} {x} C: c")
+        XCTAssertEqual(fillTemplate("{unknown}", [:]), "{unknown}")
+    }
+
+    func testSeededRandomIsStable() {
+        var a = SeededRandom(seed: 42, [4096, 1])
+        var b = SeededRandom(seed: 42, [4096, 1])
+        var c = SeededRandom(seed: 42, [4096, 2])
+        let x = (0..<4).map { _ in a.next() }
+        XCTAssertEqual(x, (0..<4).map { _ in b.next() })
+        XCTAssertNotEqual(x, (0..<4).map { _ in c.next() })
+    }
+}
