@@ -45,20 +45,43 @@ public struct AttentionQueries {
     }
 }
 
+/// The second stage of the attention primitive: keys scored with queries rotated at one fixed
+/// position (so every such key sits at the same distance, whatever its index), joined with the
+/// near keys in one softmax. A far key at position j is visible to a query at position p only when
+/// p − j ≥ `minimumDistance`, i.e. once it has left the query's near window, so no key counts twice.
+/// LM-Infinite's starting tokens, InfLLM's memory blocks, initial tokens and remainder, and
+/// StreamingLLM's sinks are all far keys.
+public struct FarKeys {
+    /// The queries rotated at the fixed position, in the same layout as `AttentionQueries.queries`.
+    public var queries: UnsafePointer<Float>
+    public var spans: [KeyValueSpan]
+    public var minimumDistance: Int
+
+    public init(queries: UnsafePointer<Float>, spans: [KeyValueSpan], minimumDistance: Int) {
+        self.queries = queries
+        self.spans = spans
+        self.minimumDistance = minimumDistance
+    }
+}
+
 extension ComputeContext {
     static let attentionBlockRows = 48
     static let attentionChunkKeys = 128
 
     /// Softmax attention of every query over the keys of `spans` that it may see: a key at position j
     /// is visible to a query at position p when j ≤ p and p − j < `window` (pass `Int.max` for plain
-    /// causal attention). Scores use the queries as given (any 1/√d scale is already applied).
-    /// The half-precision cache is widened on load; everything else runs in f32.
+    /// causal attention); plus, in the same softmax, the `far` keys (see `FarKeys`). Scores use the
+    /// queries as given (any 1/√d scale is already applied). The half-precision cache is widened on
+    /// load; everything else runs in f32.
     ///
     /// One online softmax runs over all spans, in key chunks: S = Q·Kᵀ with the GEMM micro-kernel,
     /// then the running max/sum update, then O += P·V with the same kernel. Work is split over blocks
     /// of query rows and, when there are fewer blocks than threads (decoding), over the keys as well,
     /// with the partial softmax states merged at the end.
-    public func attend(_ q: AttentionQueries, headDim: Int, spans: [KeyValueSpan], window: Int) {
+    public func attend(_ q: AttentionQueries, headDim: Int, spans nearSpans: [KeyValueSpan], window: Int, far: FarKeys? = nil) {
+        let spans = nearSpans + (far?.spans ?? [])
+        let nearCount = nearSpans.count
+        let farDistance = far?.minimumDistance ?? 0
         let rows = q.tokens * q.headsPerToken
         guard rows > 0 else { return }
         precondition(headDim % GEMM.tileCols == 0, "attention needs a head size that is a multiple of 16")
@@ -79,8 +102,10 @@ extension ComputeContext {
             let from = window == Int.max ? Int.min : lowest - window + 1, to = highest + 1
             var ranges: [Range<Int>] = []
             var total = 0
-            for span in spans {
-                let a = max(from, span.firstPosition), e = min(to, span.firstPosition + span.count)
+            for (s, span) in spans.enumerated() {
+                let isFar = s >= nearCount
+                let a = max(isFar ? Int.min : from, span.firstPosition)
+                let e = min(isFar ? highest - farDistance + 1 : to, span.firstPosition + span.count)
                 if a >= e { ranges.append(0..<0); continue }
                 let r = ((a - span.firstPosition) / 16)..<((e - span.firstPosition + 15) / 16)
                 ranges.append(r)
@@ -103,6 +128,7 @@ extension ComputeContext {
             let tiles = (activeRows + GEMM.tileRows - 1) / GEMM.tileRows
             let chunkKeys = ComputeContext.attentionChunkKeys
             let qs = arena.buffer(worker: worker, slot: 3, count: blockRows * headDim)
+            let farQs: UnsafeMutablePointer<Float>? = far == nil ? nil : arena.buffer(worker: worker, slot: 0, count: blockRows * headDim)
             let scores = arena.buffer(worker: worker, slot: 4, count: blockRows * chunkKeys)
             let out: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>
             if let partials {
@@ -113,17 +139,20 @@ extension ComputeContext {
                 m = arena.buffer(worker: worker, slot: 6, count: 2 * blockRows)
                 l = m + blockRows
             }
-            // Gather this block's query rows into a dense, zero-padded tile stack.
-            for r in 0..<(tiles * GEMM.tileRows) {
-                let dst = qs + r * headDim
-                if r < activeRows {
-                    let row = firstRow + r
-                    let src = q.queries + (row / q.headsPerToken) * q.tokenStride + (row % q.headsPerToken) * headDim
-                    dst.update(from: src, count: headDim)
-                } else {
-                    dst.update(repeating: 0, count: headDim)
+            // Gather this block's query rows into a dense, zero-padded tile stack (and the far queries).
+            func gather(_ source: UnsafePointer<Float>, into tile: UnsafeMutablePointer<Float>) {
+                for r in 0..<(tiles * GEMM.tileRows) {
+                    let dst = tile + r * headDim
+                    if r < activeRows {
+                        let row = firstRow + r
+                        dst.update(from: source + (row / q.headsPerToken) * q.tokenStride + (row % q.headsPerToken) * headDim, count: headDim)
+                    } else {
+                        dst.update(repeating: 0, count: headDim)
+                    }
                 }
             }
+            gather(q.queries, into: qs)
+            if let far, let farQs { gather(far.queries, into: farQs) }
             out.update(repeating: 0, count: tiles * GEMM.tileRows * headDim)
             m.update(repeating: -.infinity, count: blockRows)
             l.update(repeating: 0, count: blockRows)
@@ -141,11 +170,13 @@ extension ComputeContext {
                 var panel = range.lowerBound
                 let end = min(range.upperBound, panel + take)
                 take -= end - panel
+                let isFar = s >= nearCount
                 while panel < end {
                     let count = min(chunkKeys / 16, end - panel)
-                    attendChunk(q, headDim: headDim, span: span, firstPanel: panel, panels: count, window: window,
+                    attendChunk(q, headDim: headDim, span: span, firstPanel: panel, panels: count,
+                                visibility: isFar ? .far(minimumDistance: farDistance) : .near(window: window),
                                 firstRow: firstRow, activeRows: activeRows, tiles: tiles,
-                                qs: qs, scores: scores, out: out, m: m, l: l, worker: worker)
+                                qs: isFar ? farQs! : qs, scores: scores, out: out, m: m, l: l, worker: worker)
                     panel += count
                 }
             }
@@ -184,10 +215,18 @@ extension ComputeContext {
         }
     }
 
+    /// Which keys of a span a query at position p sees.
+    enum Visibility {
+        /// p − window < j ≤ p.
+        case near(window: Int)
+        /// j ≤ p − minimumDistance.
+        case far(minimumDistance: Int)
+    }
+
     /// One chunk of at most `attentionChunkKeys` keys for one block of query rows: scores, the online
     /// softmax update, and the weighted sum of values.
     @inline(__always)
-    private func attendChunk(_ q: AttentionQueries, headDim: Int, span: KeyValueSpan, firstPanel: Int, panels: Int, window: Int,
+    private func attendChunk(_ q: AttentionQueries, headDim: Int, span: KeyValueSpan, firstPanel: Int, panels: Int, visibility: Visibility,
                              firstRow: Int, activeRows: Int, tiles: Int,
                              qs: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
                              m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>, worker: Int) {
@@ -206,8 +245,16 @@ extension ComputeContext {
             let row = scores + r * ld
             guard r < activeRows else { row.update(repeating: 0, count: keys); continue }
             let position = q.positions[(firstRow + r) / q.headsPerToken]
-            let lowest = window == Int.max ? chunkFirst : max(chunkFirst, position - window + 1)
-            let a = lowest - chunkFirst, b = min(position + 1, spanEnd, chunkFirst + keys) - chunkFirst
+            let lowest: Int, highest: Int
+            switch visibility {
+            case let .near(window):
+                lowest = window == Int.max ? chunkFirst : max(chunkFirst, position - window + 1)
+                highest = position
+            case let .far(minimumDistance):
+                lowest = chunkFirst
+                highest = position - minimumDistance
+            }
+            let a = lowest - chunkFirst, b = min(highest + 1, spanEnd, chunkFirst + keys) - chunkFirst
             guard a < b else { row.update(repeating: 0, count: keys); continue }
             let rowMax = Softmax.max(row, a, b)
             if rowMax > m[r] {

@@ -16,6 +16,35 @@ public enum AttentionStrategies {
             try StrategyParameters(parameters, strategy: "full").finish()
             return FullAttention()
         },
+        "lm-infinite": { parameters, model in
+            var p = StrategyParameters(parameters, strategy: "lm-infinite")
+            let policy = LMInfinite(nGlobal: try p.int("n_global", default: 10), nLocal: try p.int("n_local", default: model.trainedContextLength, minimum: 1))
+            try p.finish()
+            return policy
+        },
+        "infllm": { parameters, _ in
+            var p = StrategyParameters(parameters, strategy: "infllm")
+            var policy = InfLLM()
+            policy.nInit = try p.int("n_init", default: policy.nInit, minimum: 0)
+            policy.nLocal = try p.int("n_local", default: policy.nLocal, minimum: 1)
+            policy.blockSize = try p.int("block_size", default: policy.blockSize, minimum: 16)
+            policy.representatives = try p.int("repr_topk", default: policy.representatives, minimum: 1)
+            policy.topK = try p.int("topk", default: policy.topK, minimum: 0)
+            policy.lookupChunk = try p.int("exc_block_size", default: policy.lookupChunk, minimum: 1)
+            try p.finish()
+            // Memory blocks are read as spans of whole 16-key panels.
+            guard policy.nInit % 16 == 0, policy.blockSize % 16 == 0 else {
+                throw StrategyError("infllm: n_init and block_size must be multiples of 16")
+            }
+            guard policy.representatives <= policy.blockSize else { throw StrategyError("infllm: repr_topk must be at most block_size") }
+            return policy
+        },
+        "streaming-llm": { parameters, _ in
+            var p = StrategyParameters(parameters, strategy: "streaming-llm")
+            let policy = StreamingLLM(nSink: try p.int("n_sink", default: 4), nLocal: try p.int("n_local", default: 2000, minimum: 1))
+            try p.finish()
+            return policy
+        },
     ]
 
     public static var names: [String] { catalog.keys.sorted() }

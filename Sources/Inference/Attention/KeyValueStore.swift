@@ -81,6 +81,19 @@ final class KeyValueStore {
         nextPosition += count
     }
 
+    /// Positions `from ..< to` of KV head `head` of a growable store as one span (`from` a multiple of 16).
+    func span(head: Int, from: Int, to: Int) -> KeyValueSpan {
+        precondition(!isRing && from % 16 == 0 && from <= to && to <= nextPosition, "span outside the stored positions")
+        return KeyValueSpan(keyPanels: keys + head * capacity * headDim + from * headDim, values: values + head * capacity * headDim + from * headDim,
+                            valueStride: headDim, firstPosition: from, count: to - from)
+    }
+
+    /// Widens the stored key of `position` (growable stores) for KV head `head` into `into` (headDim floats).
+    func copyKey(head: Int, position: Int, into: UnsafeMutablePointer<Float>) {
+        let panelBase = keys + head * capacity * headDim + (position / 16) * headDim * 16 + position % 16
+        for d in 0..<headDim { into[d] = Float(panelBase[d * 16]) }
+    }
+
     /// The stored positions of KV head `head` as one or two spans (two when a ring has wrapped).
     /// Spans start on a panel boundary; in a ring, slots before the oldest resident position hold
     /// newer positions and are masked by the caller's window, which never reaches back that far.

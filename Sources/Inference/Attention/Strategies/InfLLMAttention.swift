@@ -1,0 +1,211 @@
+import Foundation
+import Kernels
+
+/// InfLLM (Xiao et al.; long-context-methods §3): a local window with true positions, plus far keys
+/// that all sit at the window's edge (the query rotated at position nLocal − 1, keys unrotated): the
+/// first `nInit` tokens, the `topK` memory blocks most relevant to the current chunk of queries, and
+/// the remainder (evicted tokens not yet in a whole block). Evicted tokens are sealed into blocks of
+/// `blockSize`; each block is looked up through one representative vector per query head, the mean of
+/// the raw keys of its `representatives` highest-scoring tokens. Every token's keys and values stay
+/// in memory (as the official code does), so memory grows with the sequence; compute per token does not.
+public struct InfLLM: AttentionPolicy {
+    public var nInit = 128
+    public var nLocal = 4096
+    public var blockSize = 128
+    public var representatives = 4
+    public var topK = 16
+    /// Queries per block lookup during prefill (the official exc_block_size); decoding looks up per token.
+    public var lookupChunk = 512
+
+    public init() {}
+
+    public var name: String { "infllm" }
+    public var parameters: [String: String] {
+        ["n_init": String(nInit), "n_local": String(nLocal), "block_size": String(blockSize), "repr_topk": String(representatives),
+         "topk": String(topK), "exc_block_size": String(lookupChunk), "block_lookup": "sum over heads",
+         "representative_score": "window-summed query·key", "memory_dtype": "f16"]
+    }
+
+    public func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer {
+        InfLLMAttention(spec: spec, ropeTables: ropeTables, policy: self)
+    }
+}
+
+/// One global layer under InfLLM. Token life cycle (§3.5): after each lookup chunk ending at e, the
+/// tokens before e − nLocal have left every future window; those past the initial tokens are sealed
+/// into blocks as soon as a whole block is available.
+///
+/// Representative scores follow the paper's definition (§3.2): token m's score for query head h is
+/// the dot product of its raw key with the sum of the queries of its local window, q_m … q_(m+nLocal−1)
+/// (rotated at the far position, as lookups are). The window sums come from running prefix sums of the
+/// queries, kept for the unsealed tokens only, so this costs O(d) per token instead of a second pass
+/// over the window; the official code's softmax-mass score ranks by the same query–key affinity.
+public final class InfLLMAttention: AttentionLayer {
+    let spec: AttentionLayerSpec
+    let policy: InfLLM
+    private let ropeTables: RotaryTableCache
+    private let local: KeyValueStore
+    private let memory: KeyValueStore
+    private let farTable: UnsafeMutablePointer<Float>
+    private var farQueries: UnsafeMutablePointer<Float>
+    private var farCapacity = 0
+    /// Prefix sums of the raw queries per query head, a ring of rows: row (i mod rows) holds Σ_{t<i} q_t.
+    private let prefixSums: UnsafeMutablePointer<Double>
+    private let prefixRows: Int
+    /// Representative vectors, [block][queryHeads · headDim].
+    private var representatives: [Float] = []
+    private var firstUnblocked: Int
+    private var sealedBlocks: Int { representatives.count / (spec.queryHeads * spec.headDim) }
+    /// Blocks chosen by the latest lookup (tests read it).
+    public private(set) var lastSelection: [Int] = []
+
+    init(spec: AttentionLayerSpec, ropeTables: RotaryTableCache, policy: InfLLM) {
+        self.spec = spec
+        self.policy = policy
+        self.ropeTables = ropeTables
+        local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim,
+                              capacity: (policy.nLocal + spec.maxChunkTokens + 15) / 16 * 16, isRing: true)
+        memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: 256, isRing: false)
+        let table = UnsafeMutablePointer<Float>.allocate(capacity: spec.rope.dimensions)
+        [policy.nLocal - 1].withUnsafeBufferPointer { spec.rope.fillTable(positions: $0, into: table) }
+        farTable = table
+        farQueries = .allocate(capacity: 1)
+        prefixRows = policy.nLocal + policy.blockSize + spec.maxChunkTokens + 1
+        prefixSums = .allocate(capacity: prefixRows * spec.queryHeads * spec.headDim)
+        prefixSums.initialize(repeating: 0, count: prefixRows * spec.queryHeads * spec.headDim)
+        firstUnblocked = policy.nInit
+    }
+
+    deinit {
+        farTable.deallocate()
+        farQueries.deallocate()
+        prefixSums.deallocate()
+    }
+
+    public func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
+                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext) {
+        let t = positions.count, hd = spec.headDim, qn = spec.queryHeads * hd, kvn = spec.kvHeads * hd
+        let start = positions[0]
+        precondition(start == memory.nextPosition, "positions must continue the cached sequence")
+        memory.append(keys: keys, values: values, count: t)   // raw keys: far keys are unrotated
+        accumulateQuerySums(queries, from: start, count: t)
+
+        if farCapacity < t * qn {
+            farQueries.deallocate()
+            farQueries = .allocate(capacity: t * qn)
+            farCapacity = t * qn
+        }
+        farQueries.update(from: queries, count: t * qn)
+        spec.rope.apply(farQueries, positionCount: 1, positionStride: 0, vectorsPerPosition: t * spec.queryHeads, headStride: hd, table: farTable)
+        let table = ropeTables.table(for: spec.rope, positions: positions)
+        spec.rope.apply(queries, positionCount: t, positionStride: qn, vectorsPerPosition: spec.queryHeads, headStride: hd, table: table)
+        spec.rope.apply(keys, positionCount: t, positionStride: kvn, vectorsPerPosition: spec.kvHeads, headStride: hd, table: table)
+        local.append(keys: keys, values: values, count: t)
+
+        let group = spec.queryHeads / spec.kvHeads
+        var offset = 0
+        while offset < t {
+            let n = min(policy.lookupChunk, t - offset)
+            let end = start + offset + n
+            let selected = lookUp(farQueries + offset * qn, tokens: n)
+            lastSelection = selected
+            for g in 0..<spec.kvHeads {
+                var far: [KeyValueSpan] = []
+                let initEnd = min(policy.nInit, end)
+                if initEnd > 0 { far.append(memory.span(head: g, from: 0, to: initEnd)) }
+                for b in selected {
+                    let s = policy.nInit + b * policy.blockSize
+                    far.append(memory.span(head: g, from: s, to: s + policy.blockSize))
+                }
+                // The remainder: evicted tokens not yet in a block. Each query sees only those at a true
+                // distance of at least nLocal (the visibility rule of FarKeys), the correct rule of §3.4.
+                let remainderEnd = max(firstUnblocked, end - policy.nLocal)
+                if remainderEnd > firstUnblocked { far.append(memory.span(head: g, from: firstUnblocked, to: remainderEnd)) }
+                let q = AttentionQueries(queries: queries + offset * qn + g * group * hd, output: output + offset * qn + g * group * hd,
+                                         tokens: n, headsPerToken: group, tokenStride: qn, positions: positions.baseAddress! + offset)
+                context.attend(q, headDim: hd, spans: local.spans(head: g), window: policy.nLocal,
+                               far: FarKeys(queries: farQueries + offset * qn + g * group * hd, spans: far, minimumDistance: policy.nLocal))
+            }
+            sealBlocks(evictedEnd: end - policy.nLocal)
+            offset += n
+        }
+    }
+
+    /// Adds the raw queries of positions start..<start+count to the running prefix sums.
+    private func accumulateQuerySums(_ queries: UnsafePointer<Float>, from start: Int, count: Int) {
+        let qn = spec.queryHeads * spec.headDim
+        for i in 0..<count {
+            let previous = prefixSums + ((start + i) % prefixRows) * qn
+            let row = prefixSums + ((start + i + 1) % prefixRows) * qn
+            let q = queries + i * qn
+            for d in 0..<qn { row[d] = previous[d] + Double(q[d]) }
+        }
+    }
+
+    /// The `topK` sealed blocks whose representatives best match the mean far query of these
+    /// tokens, summed over heads (all blocks when there are no more than `topK`), in block order.
+    func lookUp(_ farQueries: UnsafePointer<Float>, tokens: Int) -> [Int] {
+        let blocks = sealedBlocks
+        guard blocks > policy.topK else { return Array(0..<blocks) }
+        let qn = spec.queryHeads * spec.headDim
+        var mean = [Float](repeating: 0, count: qn)   // the sum of the queries: the same ranking as their mean
+        for i in 0..<tokens { for d in 0..<qn { mean[d] += farQueries[i * qn + d] } }
+        let scores: [Float] = representatives.withUnsafeBufferPointer { r in
+            (0..<blocks).map { b in
+                var s: Float = 0
+                let row = r.baseAddress! + b * qn
+                for d in 0..<qn { s += mean[d] * row[d] }
+                return s
+            }
+        }
+        let best = (0..<blocks).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        return best.prefix(policy.topK).sorted()
+    }
+
+    /// Seals every whole block of evicted tokens before `evictedEnd` (§3.5).
+    private func sealBlocks(evictedEnd: Int) {
+        let hd = spec.headDim, qn = spec.queryHeads * hd, group = spec.queryHeads / spec.kvHeads, size = policy.blockSize
+        guard evictedEnd - firstUnblocked >= size else { return }
+        var windowSum = [Double](repeating: 0, count: hd)
+        var key = [Float](repeating: 0, count: hd)
+        var farKey = [Float](repeating: 0, count: hd)
+        var representative = [Float](repeating: 0, count: qn)
+        while evictedEnd - firstUnblocked >= size {
+            for h in 0..<spec.queryHeads {
+                let g = h / group
+                var scored: [(score: Float, position: Int)] = []
+                for m in firstUnblocked..<(firstUnblocked + size) {
+                    // Σ of the queries q_m … q_(m+nLocal−1) of head h, rotated at the far position.
+                    let upper = prefixSums + ((m + policy.nLocal) % prefixRows) * qn + h * hd
+                    let lower = prefixSums + (m % prefixRows) * qn + h * hd
+                    for d in 0..<hd { windowSum[d] = upper[d] - lower[d] }
+                    for d in 0..<hd { farKey[d] = Float(windowSum[d]) }
+                    spec.rope.apply(&farKey, positionCount: 1, positionStride: 0, vectorsPerPosition: 1, headStride: hd, table: farTable)
+                    memory.copyKey(head: g, position: m, into: &key)
+                    var s: Float = 0
+                    for d in 0..<hd { s += farKey[d] * key[d] }
+                    scored.append((s, m))
+                }
+                let top = scored.sorted { $0.score > $1.score || ($0.score == $1.score && $0.position < $1.position) }
+                    .prefix(policy.representatives)
+                for d in 0..<hd { representative[h * hd + d] = 0 }
+                for entry in top {
+                    memory.copyKey(head: g, position: entry.position, into: &key)
+                    for d in 0..<hd { representative[h * hd + d] += key[d] / Float(top.count) }
+                }
+            }
+            representatives += representative
+            firstUnblocked += size
+        }
+    }
+
+    public var stateBytes: Int {
+        local.bytes + memory.bytes + representatives.count * 4 + prefixRows * spec.queryHeads * spec.headDim * 8
+    }
+
+    public func stateBytes(afterPositions positions: Int) -> Int {
+        let blocks = max(0, positions - policy.nInit) / policy.blockSize
+        return local.bytes + KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, positions: positions)
+            + blocks * spec.queryHeads * spec.headDim * 4 + prefixRows * spec.queryHeads * spec.headDim * 8
+    }
+}

@@ -1,0 +1,214 @@
+import XCTest
+import Inference
+import Kernels
+import ModelTestSupport
+
+/// The long-context strategies: hand-built cases that pin the masks, the distance cap and InfLLM's
+/// block selection against a direct computation, and the real model, where a window at least as long
+/// as the prompt must give full attention's logits.
+final class StrategyTests: XCTestCase {
+    // MARK: A direct computation to compare with
+
+    /// Deterministic small numbers.
+    struct Numbers {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+    }
+
+    static let headDim = 16
+    static let rope = RotaryEmbedding(dimensions: 16, base: 10_000)
+
+    static func rotate(_ v: [Float], at position: Int) -> [Float] {
+        var out = v
+        let table = UnsafeMutablePointer<Float>.allocate(capacity: rope.dimensions)
+        defer { table.deallocate() }
+        [position].withUnsafeBufferPointer { rope.fillTable(positions: $0, into: table) }
+        out.withUnsafeMutableBufferPointer {
+            rope.apply($0.baseAddress!, positionCount: 1, positionStride: 0, vectorsPerPosition: 1, headStride: headDim, table: table)
+        }
+        return out
+    }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+
+    /// softmax over the given (logit, value) pairs, weighted sum of values.
+    static func softmaxSum(_ terms: [(Double, [Float])]) -> [Float] {
+        let m = terms.map(\.0).max()!
+        let weights = terms.map { Foundation.exp($0.0 - m) }
+        let total = weights.reduce(0, +)
+        return (0..<headDim).map { d in Float(zip(weights, terms).reduce(0) { $0 + $1.0 * Double($1.1.1[d]) } / total) }
+    }
+
+    /// Runs `layer` over `keys`/`values`/`queries` (one head each, raw) in forward calls of `chunk`
+    /// positions; returns every position's output.
+    static func run(_ layer: AttentionLayer, queries: [[Float]], keys: [[Float]], values: [[Float]], chunk: Int) -> [[Float]] {
+        let context = ComputeContext(parallelism: Parallelism(threads: 2))
+        var outputs: [[Float]] = []
+        var start = 0
+        while start < queries.count {
+            let n = min(chunk, queries.count - start)
+            var q = Array(queries[start..<(start + n)].joined()), k = Array(keys[start..<(start + n)].joined())
+            let v = Array(values[start..<(start + n)].joined())
+            var out = [Float](repeating: 0, count: n * headDim)
+            let positions = Array(start..<(start + n))
+            q.withUnsafeMutableBufferPointer { qp in
+                k.withUnsafeMutableBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        positions.withUnsafeBufferPointer { pp in
+                            out.withUnsafeMutableBufferPointer { op in
+                                layer.attend(queries: qp.baseAddress!, keys: kp.baseAddress!, values: vp.baseAddress!, positions: pp,
+                                             output: op.baseAddress!, context: context)
+                            }
+                        }
+                    }
+                }
+            }
+            for i in 0..<n { outputs.append(Array(out[(i * headDim)..<((i + 1) * headDim)])) }
+            start += n
+        }
+        return outputs
+    }
+
+    static func spec(chunk: Int) -> AttentionLayerSpec {
+        AttentionLayerSpec(layerIndex: 5, queryHeads: 1, kvHeads: 1, headDim: headDim, rope: rope, slidingWindow: nil,
+                           trainedContextLength: 64, maxChunkTokens: chunk)
+    }
+
+    static func randomVectors(_ count: Int, seed: UInt64, scale: Float = 1) -> [[Float]] {
+        var numbers = Numbers(state: seed)
+        return (0..<count).map { _ in (0..<headDim).map { _ in numbers.next() * scale } }
+    }
+
+    func assertClose(_ a: [[Float]], _ b: [[Float]], tolerance: Float = 2e-3, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, file: file, line: line)
+        for (i, (x, y)) in zip(a, b).enumerated() {
+            let worst = zip(x, y).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, tolerance, "position \(i)", file: file, line: line)
+        }
+    }
+
+    // MARK: Masks and distance cap
+
+    /// LM-Infinite with 3 global tokens and a window of 8, over 40 positions in chunks of 16: a key is
+    /// near (true distance) when p − j < 8, far (query rotated at 8, key unrotated) when j < 3 and p − j ≥ 8,
+    /// and invisible otherwise.
+    func testLMInfiniteMaskAndDistanceCap() {
+        let n = 40, window = 8, globals = 3
+        let q = Self.randomVectors(n, seed: 1), k = Self.randomVectors(n, seed: 2), v = Self.randomVectors(n, seed: 3)
+        let layer = LMInfinite(nGlobal: globals, nLocal: window).makeLayer(Self.spec(chunk: 16), ropeTables: RotaryTableCache())
+        let got = Self.run(layer, queries: q, keys: k, values: v, chunk: 16)
+        let expected = (0..<n).map { p -> [Float] in
+            var terms: [(Double, [Float])] = []
+            for j in 0...p {
+                if p - j < window {
+                    terms.append((Self.dot(Self.rotate(q[p], at: p), Self.rotate(k[j], at: j)), v[j]))
+                } else if j < globals {
+                    terms.append((Self.dot(Self.rotate(q[p], at: window), k[j]), v[j]))
+                }
+            }
+            return Self.softmaxSum(terms)
+        }
+        assertClose(got, expected)
+        // The state is the window ring plus the globals: it does not grow with the sequence.
+        XCTAssertEqual(layer.stateBytes(afterPositions: 1 << 20), layer.stateBytes)
+    }
+
+    /// StreamingLLM with 2 sinks and a window of 8: sink j, once outside the window, sits at distance
+    /// (2 + 8 − 1) − j, its position inside the cache.
+    func testStreamingLLMPositionsInsideTheCache() {
+        let n = 30, window = 8, sinks = 2
+        let q = Self.randomVectors(n, seed: 4), k = Self.randomVectors(n, seed: 5), v = Self.randomVectors(n, seed: 6)
+        let layer = StreamingLLM(nSink: sinks, nLocal: window).makeLayer(Self.spec(chunk: 16), ropeTables: RotaryTableCache())
+        let got = Self.run(layer, queries: q, keys: k, values: v, chunk: 16)
+        let expected = (0..<n).map { p -> [Float] in
+            var terms: [(Double, [Float])] = []
+            for j in 0...p {
+                if p - j < window {
+                    terms.append((Self.dot(Self.rotate(q[p], at: p), Self.rotate(k[j], at: j)), v[j]))
+                } else if j < sinks {
+                    let distance = sinks + window - 1 - j
+                    terms.append((Self.dot(Self.rotate(q[p], at: distance + j), Self.rotate(k[j], at: j)), v[j]))
+                }
+            }
+            return Self.softmaxSum(terms)
+        }
+        assertClose(got, expected)
+    }
+
+    // MARK: InfLLM
+
+    /// n_init 16, blocks of 16, window 32, top-1 block, lookups per 16 queries. One block's keys all
+    /// point along u; the last chunk's queries, rotated at the far position (31), point along u too.
+    /// The lookup must pick that block, and the output must be the joint softmax over the window (true
+    /// distances), the initial tokens, the chosen block and the remainder (query rotated at 31, keys raw).
+    func testInfLLMSelectsTheMatchingBlockAndAttendsAsSpecified() throws {
+        var policy = InfLLM()
+        policy.nInit = 16; policy.blockSize = 16; policy.nLocal = 32; policy.topK = 1; policy.lookupChunk = 16; policy.representatives = 4
+        let n = 160, chosen = 3
+        var k = Self.randomVectors(n, seed: 7, scale: 0.3), q = Self.randomVectors(n, seed: 8, scale: 0.3)
+        let v = Self.randomVectors(n, seed: 9)
+        let u: [Float] = (0..<Self.headDim).map { $0 % 3 == 0 ? 1 : 0 }
+        for j in (16 + chosen * 16)..<(16 + chosen * 16 + 16) { k[j] = u.map { $0 * 2 } }
+        for p in (n - 16)..<n { q[p] = Self.rotate(u, at: -(policy.nLocal - 1)) }   // far query = u
+        let layer = try XCTUnwrap(policy.makeLayer(Self.spec(chunk: 16), ropeTables: RotaryTableCache()) as? InfLLMAttention)
+        let got = Self.run(layer, queries: q, keys: k, values: v, chunk: 16)
+        XCTAssertEqual(layer.lastSelection, [chosen])
+
+        // The last chunk, p in 144..<160: blocks sealed so far are those ending at or before 128 − 32 = 96
+        // at the previous lookup end (144 − 32 = 112): blocks [16,32) … [96,112): 6 blocks; remainder [112, p − 32].
+        for p in (n - 16)..<n {
+            var terms: [(Double, [Float])] = []
+            let farQuery = Self.rotate(q[p], at: policy.nLocal - 1)
+            for j in 0...p {
+                if p - j < policy.nLocal {
+                    terms.append((Self.dot(Self.rotate(q[p], at: p), Self.rotate(k[j], at: j)), v[j]))
+                } else if j < 16 || (16 + chosen * 16..<16 + chosen * 16 + 16).contains(j) || j >= 112 {
+                    terms.append((Self.dot(farQuery, k[j]), v[j]))
+                }
+            }
+            assertClose([got[p]], [Self.softmaxSum(terms)], tolerance: 3e-3)
+        }
+    }
+
+    // MARK: The real model
+
+    /// With windows at least as long as the prompt, every strategy is full attention: same logits.
+    func testLongWindowsGiveFullAttentionLogits() throws {
+        let loaded = try TestModel.require()
+        let text = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 60)
+        let tokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
+        XCTAssertGreaterThan(tokens.count, 700, "two prefill chunks")
+        let generator = Generator(loaded)
+        func logits(_ policy: AttentionPolicy) throws -> [Int32: Float] {
+            let result = try generator.generate(GenerationRequest(promptTokens: tokens, maxNewTokens: 1, topLogits: 40), attention: policy)
+            return Dictionary(uniqueKeysWithValues: result.topLogits.map { ($0.token, $0.logit) })
+        }
+        let full = try logits(FullAttention())
+        var infllm = InfLLM()
+        infllm.nLocal = 2048
+        for policy: AttentionPolicy in [LMInfinite(nGlobal: 10, nLocal: 2048), StreamingLLM(nSink: 4, nLocal: 2048), infllm] {
+            let other = try logits(policy)
+            for (token, logit) in full.sorted(by: { $0.value > $1.value }).prefix(20) {
+                XCTAssertEqual(other[token] ?? -.infinity, logit, accuracy: 1e-3, "\(policy.name), token \(token)")
+            }
+        }
+    }
+
+    func testLMInfiniteStateDoesNotGrowWithThePrompt() throws {
+        let loaded = try TestModel.require()
+        let generator = Generator(loaded)
+        let unit = loaded.tokenizer.encode(" The grass is green. The sky is blue.", addSpecial: false, parseSpecial: false)
+        func stateBytes(_ length: Int, _ policy: AttentionPolicy) throws -> Int {
+            var tokens = loaded.tokenizer.encode("", addSpecial: true, parseSpecial: false)
+            while tokens.count < length { tokens += unit }
+            return try generator.generate(GenerationRequest(promptTokens: Array(tokens.prefix(length)), maxNewTokens: 1),
+                                          attention: policy).attentionStateBytes
+        }
+        let policy = LMInfinite(nGlobal: 10, nLocal: 256)
+        XCTAssertEqual(try stateBytes(1024, policy), try stateBytes(2048, policy))
+        XCTAssertLessThan(try stateBytes(1024, FullAttention()), try stateBytes(2048, FullAttention()))
+    }
+}
