@@ -43,6 +43,9 @@ public protocol Engine: AnyObject {
     /// Runs one sample; throws `EngineSkip` when it will not run it, `GenerationError.timedOut`
     /// past `timeLimit` seconds.
     func run(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput
+    /// Why a prompt of about `promptTokens` tokens cannot run (it would not fit in memory), or nil.
+    /// Asked before the prompt is built, so an impossible length costs nothing.
+    func refusal(promptTokens: Int, maxNewTokens: Int) -> String?
 }
 
 /// `name[:key=value]...` as written in `--engines` (e.g. `lm-infinite:n_local=4096`). The whole text
@@ -142,6 +145,17 @@ public final class NativeEngine: Engine {
         record = EngineRecord(label: spec.label, strategy: spec.strategy, parameters: parameters)
     }
 
+    public func refusal(promptTokens: Int, maxNewTokens: Int) -> String? {
+        var positions = promptTokens
+        if let truncation { positions = min(positions, budgetFromGeneration ? generator.loaded.model.description.trainedContextLength : truncation.budget) }
+        do {
+            try generator.requireMemory(forPositions: positions + maxNewTokens, policy: policy)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     public func run(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
         let tokenizer = generator.loaded.tokenizer
         var tokens = sample.promptTokens ?? tokenizer.encode(sample.prompt, addSpecial: true, parseSpecial: false)
@@ -152,11 +166,7 @@ public final class NativeEngine: Engine {
         }
         var stops = tokenizer.stopTokens
         if sample.stopAtNewline { stops.formUnion(tokenizer.encode("\n", addSpecial: false, parseSpecial: false)) }
-        do {
-            try generator.requireMemory(forPositions: tokens.count + sample.maxNewTokens, policy: policy)
-        } catch let error as ModelError {
-            throw EngineSkip(description: error.description)
-        }
+        if let reason = refusal(promptTokens: tokens.count, maxNewTokens: sample.maxNewTokens) { throw EngineSkip(description: reason) }
         ProcessMemory.resetPeakResident()
         let result = try generator.generate(GenerationRequest(promptTokens: tokens, maxNewTokens: sample.maxNewTokens,
                                                               stopTokens: stops, timeLimit: timeLimit),

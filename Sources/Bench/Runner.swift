@@ -146,12 +146,16 @@ public final class Runner {
         var summary = Summary(runID: run.id, resumed: resumed, alreadyDone: done.count, ran: 0, counts: [:], meanScore: [:])
         var sample: Sample?
         for (i, (planned, engine)) in todo.enumerated() {
-            if sample?.key != planned.key { sample = try task.makeSample(planned) }
-            let s = sample!
-            let depth = s.depth.map { String(format: " depth %g%%", $0) } ?? ""
+            let depth = planned.depth.map { String(format: " depth %g%%", $0) } ?? ""
             progress.show(done: i, total: todo.count, what: "\(task.name) \(LengthGrid.label(planned.lengthTokens))\(depth) \(engine.record.label)")
             let started = Date()
-            let record = runOne(s, engine: engine, runID: run.id)
+            let record: SampleRecord
+            if planned.lengthTokens > 0, let reason = engine.refusal(promptTokens: planned.lengthTokens, maxNewTokens: 0) {
+                record = refused(planned, engine: engine, runID: run.id, reason: reason)
+            } else {
+                if sample?.key != planned.key { sample = try task.makeSample(planned) }
+                record = runOne(sample!, engine: engine, runID: run.id)
+            }
             try store.record(record)
             progress.finished(weight: Double(planned.lengthTokens + 256), seconds: record.status == .ok ? Date().timeIntervalSince(started) : nil)
             summary.ran += 1
@@ -165,6 +169,15 @@ public final class Runner {
         }
         for (engine, total) in summary.meanScore { summary.meanScore[engine] = (total.score / Double(total.n), total.n) }
         return summary
+    }
+
+    /// A sample the engine refused before its prompt was built.
+    func refused(_ planned: PlannedSample, engine: Engine, runID: Int64, reason: String) -> SampleRecord {
+        SampleRecord(runID: runID, engine: engine.record.label, sampleKey: planned.key, task: task.name, dataset: task.name,
+                     sampleID: planned.key, lengthTokens: planned.lengthTokens, depth: planned.depth, lengthWords: nil, expected: [],
+                     output: "", score: nil, metric: "", promptTokens: planned.lengthTokens, truncated: false, prefillMs: nil,
+                     timeToFirstTokenMs: nil, decodeMs: nil, decodeTokens: 0, decodeTokensPerSecond: nil, peakRSSBytes: nil,
+                     attentionStateBytes: nil, status: .skipped, error: reason)
     }
 
     /// One sample through one engine, as a row: failures become statuses, never lost runs.

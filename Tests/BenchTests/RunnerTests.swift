@@ -37,6 +37,8 @@ final class RunnerTests: XCTestCase {
             self.failures = failures
         }
 
+        func refusal(promptTokens: Int, maxNewTokens: Int) -> String? { promptTokens > 1 << 20 ? "too long" : nil }
+
         func run(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
             calls.append(sample.key)
             let i = Int(sample.id.dropFirst())!
