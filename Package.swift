@@ -40,7 +40,9 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF", "ModelTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results", "ModelTestSupport"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "CSQLite", "lmbench"]),
+        // Test support: result stores filled with rows the tests write.
+        .target(name: "StoreTestSupport", dependencies: ["Results"], path: "Tests/StoreTestSupport"),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results", "StoreTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "StoreTestSupport", "Results", "CSQLite", "lmbench"]),
     ]
 )

@@ -175,11 +175,16 @@ public struct TaskCatalog {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
             var result: [String: TaskDefinition] = [:]
             for file in names.sorted() where file.hasSuffix(".json") {
+                // Suite files (`lmbench nightly --suite`) live beside the tasks but are not tasks.
+                if let data = FileManager.default.contents(atPath: dir + "/" + file),
+                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], object["generator"] as? String == "suite" {
+                    continue
+                }
                 result[String(file.dropLast(5))] = try TaskDefinition.load(dir + "/" + file)
             }
             return result
         }
-        tasks = try definitions(in: folder).filter { $0.value.generator != "suite" }
+        tasks = try definitions(in: folder)
         longBenchDatasets = try definitions(in: folder + "/longbench")
     }
 

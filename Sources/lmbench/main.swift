@@ -9,6 +9,9 @@ let commands: [(name: String, summary: String, run: ([String]) throws -> Void)] 
     ("run", "Run a task (passkey, needle, longbench, a LongBench dataset) through engines into the store.", RunCommand.run),
     ("report", "Markdown report of stored runs: accuracy, latency and memory by length × engine.", ReportCommand.run),
     ("runs", "List the runs in the results store.", RunsCommand.run),
+    ("leaderboard", "Engines ranked per task, with intervals and effective lengths.", LeaderboardCommand.run),
+    ("compare", "Two runs side by side, with deltas and regression flags.", CompareCommand.run),
+    ("nightly", "Run a suite, update the leaderboard, report regressions (exit 3).", NightlyCommand.run),
     ("export", "Dump stored samples as CSV or JSON lines.", ExportCommand.run),
     ("tasks", "List the tasks defined in tasks/.", TasksCommand.run),
     ("generate", "Greedy generation from a prompt, with top logits and timings.", GenerateCommand.run),
@@ -22,7 +25,7 @@ func printHelp() {
         usage: lmbench <command> [options]
 
         commands:
-        \(commands.map { "  " + $0.name.padding(toLength: 10, withPad: " ", startingAt: 0) + $0.summary }.joined(separator: "\n"))
+        \(commands.map { "  " + $0.name.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.summary }.joined(separator: "\n"))
 
         `lmbench <command> --help` describes each command.
         """)

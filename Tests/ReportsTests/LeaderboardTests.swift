@@ -1,0 +1,62 @@
+import XCTest
+import Results
+import StoreTestSupport
+import Reports
+
+final class LeaderboardTests: XCTestCase {
+    func testWilsonIntervalsWorkedByHand() {
+        // 5 of 10: centre (0.5 + z²/20)/(1 + z²/10) = 0.5; half-width z/(1 + z²/10)·√(0.025 + z²/400) = 0.2634.
+        let half = WilsonInterval(successes: 5, trials: 10)
+        XCTAssertEqual(half.lower, 0.2366, accuracy: 1e-4)
+        XCTAssertEqual(half.upper, 0.7634, accuracy: 1e-4)
+        // 3 of 3: centre (1 + z²/6)/(1 + z²/3) = 0.7193, half-width z/(1 + z²/3)·√(z²/36) = 0.2808.
+        let all = WilsonInterval(successes: 3, trials: 3)
+        XCTAssertEqual(all.lower, 0.4385, accuracy: 1e-4)
+        XCTAssertEqual(all.upper, 1, accuracy: 1e-12)
+        XCTAssertEqual(WilsonInterval(successes: 0, trials: 0), WilsonInterval(successes: 0, trials: 0))
+    }
+
+    func testRanksWithIntervalsAndEffectiveLengths() throws {
+        let (store, dir) = try SyntheticStore.make()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // "strong": 1.0 at 1k and 2k, 0.9 at 4k, 0.5 at 8k → effective length 4k (threshold 0.85).
+        // "weak": 1.0 at 1k, 0.6 at 2k, 1.0 at 4k → effective length 1k: accuracy must *stay* above.
+        let strong: [Int: Double] = [1024: 1, 2048: 1, 4096: 0.9, 8192: 0.5]
+        let weak: [Int: Double] = [1024: 1, 2048: 0.6, 4096: 1, 8192: 0]
+        try SyntheticStore.addRun(store, task: "passkey", engines: ["strong", "weak"], lengths: [1024, 2048, 4096, 8192], depths: [nil],
+                                  samples: 10) { engine, length, _, i in
+            let target = (engine == "strong" ? strong : weak)[length]!
+            return Double(i) < target * 10 ? 1 : 0
+        }
+        let board = try Leaderboard(store: store, task: "passkey")
+        XCTAssertEqual(board.rows.map(\.engine), ["strong", "weak"])
+        XCTAssertEqual(board.rows[0].effectiveLength, "4k")
+        XCTAssertEqual(board.rows[1].effectiveLength, "1k")
+        XCTAssertEqual(board.rows[0].mean ?? 0, (1 + 1 + 0.9 + 0.5) / 4, accuracy: 1e-12)
+        XCTAssertEqual(board.rows[0].samples, 40)
+        let text = board.markdown()
+        XCTAssertTrue(text.contains("| 1 | Gemma 3 270m | strong | 1.00 [0.72, 1.00] n=10 | 1.00 [0.72, 1.00] n=10 | 0.90 [0.60, 0.98] n=10 | 0.50 [0.24, 0.76] n=10 | 0.850 | 4k | 500.0 |"), text)
+        XCTAssertTrue(text.contains("| 2 | Gemma 3 270m | weak |"), text)
+    }
+
+    func testComparisonFlagsOnlyWhatGotWorse() throws {
+        let (store, dir) = try SyntheticStore.make()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good: (String, Int, Double?, Int) -> Double = { _, _, _, _ in 1 }
+        let a = try SyntheticStore.addRun(store, engines: ["full", "lm-infinite"], lengths: [1024, 2048], depths: [0, 50, 100], samples: 2, score: good)
+        // The second run: lm-infinite loses accuracy at 2k, full gets 20% slower at 2k and uses 15% more memory at 1k;
+        // 5% slower at 1k stays within tolerance.
+        let b = try SyntheticStore.addRun(store, engines: ["full", "lm-infinite"], lengths: [1024, 2048], depths: [0, 50, 100], samples: 2,
+                                          prefill: { e, l in Double(l) / 500 * 1000 * (e == "full" ? (l == 2048 ? 1.25 : 1.05) : 1) },
+                                          rss: { e, l in Int(Double((300 << 20) + l * 1024) * (e == "full" && l == 1024 ? 1.15 : 1)) }) { e, l, _, i in
+            e == "lm-infinite" && l == 2048 && i == 0 ? 0 : (e == "lm-infinite" && l == 2048 ? 0 : 1)
+        }
+        let comparison = Comparison(before: try store.samples(runIDs: [a]), after: try store.samples(runIDs: [b]))
+        let flagged = comparison.regressions.map { "\($0.engine)@\($0.column): \($0.flags.joined(separator: "; "))" }
+        XCTAssertEqual(flagged.count, 3, flagged.joined(separator: "\n"))
+        XCTAssertTrue(flagged.contains { $0.hasPrefix("lm-infinite@2k: accuracy 1.00 → 0.00") }, "\(flagged)")
+        XCTAssertTrue(flagged.contains { $0.hasPrefix("full@2k: prefill 500 → 400 tok/s (-20%)") }, "\(flagged)")
+        XCTAssertTrue(flagged.contains { $0.hasPrefix("full@1k: peak RSS") && $0.contains("(+15%)") }, "\(flagged)")
+        XCTAssertTrue(Comparison(before: try store.samples(runIDs: [a]), after: try store.samples(runIDs: [a])).regressions.isEmpty)
+    }
+}
