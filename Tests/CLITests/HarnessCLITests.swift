@@ -113,6 +113,25 @@ extension CLITests {
         XCTAssertTrue(report.stdout.contains("| multi_news | "), report.stdout)
     }
 
+    /// A length that cannot fit is stored as skipped without building its prompt; a sample past
+    /// --sample-timeout is stored as timed out; the run goes on and exits 0 either way.
+    func testSkippedAndTimedOutSamplesAreStoredAndTheRunGoesOn() throws {
+        try requireModel()
+        let dir = try makeTemporaryDirectory("skips")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("s.sqlite").path
+        let huge = try lmbench(["run", "passkey", "--lengths", "512M", "--samples", "2", "--db", db])
+        XCTAssertEqual(huge.status, 0, huge.stderr)
+        XCTAssertTrue(huge.stdout.contains("2 samples stored (2 skipped)"), huge.stdout)
+        let slow = try lmbench(["run", "passkey", "--lengths", "2k", "--samples", "1", "--engines", "full,lm-infinite:n_local=1k",
+                                "--sample-timeout", "0.2", "--db", db])
+        XCTAssertEqual(slow.status, 0, slow.stderr)
+        XCTAssertTrue(slow.stdout.contains("2 samples stored (2 timed-out)"), slow.stdout)
+        let report = try lmbench(["report", "--run", "1,2", "--db", db])
+        XCTAssertTrue(report.stdout.contains("| skipped |") && report.stdout.contains("needs"), report.stdout)
+        XCTAssertTrue(report.stdout.contains("| timed-out | stopped at the time limit of 0.2 s"), report.stdout)
+    }
+
     func testHarnessInputErrors() throws {
         try requireModel()
         let dir = try makeTemporaryDirectory("harness-errors")
