@@ -41,7 +41,7 @@ public enum SVG {
         let xs = series.flatMap { $0.points.map(\.x) }
         let tx: (Double) -> Double = { logX ? log2(max($0, 1)) : $0 }
         let xMin = xs.map(tx).min() ?? 0, xMax = xs.map(tx).max() ?? 1
-        let yMax = unitY ? 1 : max(series.flatMap { $0.points.map(\.y) }.max() ?? 1, 1e-9) * 1.1
+        let yMax = unitY ? 1 : niceCeiling(max(series.flatMap { $0.points.map(\.y) }.max() ?? 1, 1e-9) * 1.05)
         func px(_ x: Double) -> Double { xMax == xMin ? left + plotW / 2 : left + (tx(x) - xMin) / (xMax - xMin) * plotW }
         func py(_ y: Double) -> Double { top + plotH - y / yMax * plotH }
         var svg = """
@@ -125,6 +125,12 @@ public enum SVG {
         svg += "<text x=\"\(number(barX + 22))\" y=\"\(number(top + 8))\">1</text><text x=\"\(number(barX + 22))\" y=\"\(number(top + barH))\">0</text>"
         svg += "<text x=\"\(number(barX + 8))\" y=\"\(number(top - 8))\" text-anchor=\"middle\">Score</text>\n"
         return svg + "</svg>\n"
+    }
+
+    /// The smallest of 1, 2, 2.5, 4, 5, 8 × 10^k at or above `v`, so the four grid steps are round numbers.
+    static func niceCeiling(_ v: Double) -> Double {
+        let magnitude = pow(10, floor(log10(v)))
+        return [1, 2, 2.5, 4, 5, 8, 10].map { $0 * magnitude }.first { $0 >= v } ?? 10 * magnitude
     }
 
     /// Red (0) → yellow (0.5) → green (1).
