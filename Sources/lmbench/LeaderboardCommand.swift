@@ -24,12 +24,8 @@ enum LeaderboardCommand {
         let o = try CommandLineOptions(command: "leaderboard", options: options, arguments: arguments)
         if o.wantsHelp { print(o.help(usage: usage, summary: summary)); return }
         guard o.positional.isEmpty else { throw UsageError("lmbench leaderboard: unexpected argument '\(o.positional[0])'") }
-        let format = o.string("format") ?? "md"
-        guard format == "md" || format == "html" else { throw UsageError("--format must be md or html, not '\(format)'") }
-        let threshold = try o.string("threshold").map { text -> Double in
-            guard let v = Double(text), (0...1).contains(v) else { throw UsageError("--threshold must be a number from 0 to 1, not '\(text)'") }
-            return v
-        } ?? 0.85
+        let format = try Output.format(o)
+        let threshold = try Output.threshold(o)
         let store = try StoreLocation.openExisting(o)
         let (markdown, plots) = try render(store: store, tasks: o.string("task").map { [$0] }, threshold: threshold)
         try Output.publish(markdown: markdown, title: "lmbench leaderboard", plots: plots, format: format, to: o.string("out"))

@@ -43,10 +43,7 @@ enum NightlyCommand {
             throw CommandError("\(path): not a suite file (\(decodingReason(error)))")
         }
         guard suite.generator == "suite", !suite.runs.isEmpty else { throw CommandError("\(path): a suite needs \"generator\": \"suite\" and at least one run") }
-        let threshold = try o.string("threshold").map { text -> Double in
-            guard let v = Double(text), (0...1).contains(v) else { throw UsageError("--threshold must be a number from 0 to 1, not '\(text)'") }
-            return v
-        } ?? 0.85
+        let threshold = try Output.threshold(o)
         let store = try StoreLocation.open(o)
 
         if !o.flag("no-run") {

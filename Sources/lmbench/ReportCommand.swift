@@ -26,8 +26,7 @@ enum ReportCommand {
         guard o.positional.isEmpty else { throw UsageError("lmbench report: unexpected argument '\(o.positional[0])'") }
         let store = try StoreLocation.openExisting(o)
         let ids = try StoreLocation.runIDs(o, store: store) { [try store.latestRunID()] }
-        let format = o.string("format") ?? "md"
-        guard format == "md" || format == "html" else { throw UsageError("--format must be md or html, not '\(format)'") }
+        let format = try Output.format(o)
         let report = try MarkdownReport(store: store, runIDs: ids)
         let plots = ReportPlots(samples: report.samples).files
         let title = "lmbench report: run\(ids.count > 1 ? "s" : "") " + ids.map(String.init).joined(separator: ", ")
@@ -37,6 +36,21 @@ enum ReportCommand {
 
 /// Standard output, or a file written atomically (its folder created if needed).
 enum Output {
+    /// `--format md|html` (default md).
+    static func format(_ o: CommandLineOptions) throws -> String {
+        let format = o.string("format") ?? "md"
+        guard format == "md" || format == "html" else { throw UsageError("--format must be md or html, not '\(format)'") }
+        return format
+    }
+
+    /// `--threshold X` in 0…1 (default 0.85), the accuracy an effective length must keep.
+    static func threshold(_ o: CommandLineOptions) throws -> Double {
+        try o.string("threshold").map { text -> Double in
+            guard let v = Double(text), (0...1).contains(v) else { throw UsageError("--threshold must be a number from 0 to 1, not '\(text)'") }
+            return v
+        } ?? 0.85
+    }
+
     static func write(_ text: String, to path: String?) throws {
         guard let path else { print(text, terminator: ""); return }
         let folder = (path as NSString).deletingLastPathComponent

@@ -82,6 +82,22 @@ final class StrategyTests: XCTestCase {
         return (0..<count).map { _ in (0..<headDim).map { _ in numbers.next() * scale } }
     }
 
+    /// Each position's output under a window of `window` true-distance keys plus the far keys
+    /// `farLogit(p, j)` admits (nil: invisible), in one softmax.
+    static func expected(q: [[Float]], k: [[Float]], v: [[Float]], window: Int, farLogit: (Int, Int) -> Double?) -> [[Float]] {
+        (0..<q.count).map { p in
+            var terms: [(Double, [Float])] = []
+            for j in 0...p {
+                if p - j < window {
+                    terms.append((dot(rotate(q[p], at: p), rotate(k[j], at: j)), v[j]))
+                } else if let logit = farLogit(p, j) {
+                    terms.append((logit, v[j]))
+                }
+            }
+            return softmaxSum(terms)
+        }
+    }
+
     func assertClose(_ a: [[Float]], _ b: [[Float]], tolerance: Float = 2e-3, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.count, b.count, file: file, line: line)
         for (i, (x, y)) in zip(a, b).enumerated() {
@@ -100,18 +116,9 @@ final class StrategyTests: XCTestCase {
         let q = Self.randomVectors(n, seed: 1), k = Self.randomVectors(n, seed: 2), v = Self.randomVectors(n, seed: 3)
         let layer = LMInfinite(nGlobal: globals, nLocal: window).makeLayer(Self.spec(chunk: 16), ropeTables: RotaryTableCache())
         let got = Self.run(layer, queries: q, keys: k, values: v, chunk: 16)
-        let expected = (0..<n).map { p -> [Float] in
-            var terms: [(Double, [Float])] = []
-            for j in 0...p {
-                if p - j < window {
-                    terms.append((Self.dot(Self.rotate(q[p], at: p), Self.rotate(k[j], at: j)), v[j]))
-                } else if j < globals {
-                    terms.append((Self.dot(Self.rotate(q[p], at: window), k[j]), v[j]))
-                }
-            }
-            return Self.softmaxSum(terms)
-        }
-        assertClose(got, expected)
+        assertClose(got, Self.expected(q: q, k: k, v: v, window: window) { p, j in
+            j < globals ? Self.dot(Self.rotate(q[p], at: window), k[j]) : nil
+        })
         // The state is the window ring plus the globals: it does not grow with the sequence.
         XCTAssertEqual(layer.stateBytes(afterPositions: 1 << 20), layer.stateBytes)
     }
@@ -123,19 +130,10 @@ final class StrategyTests: XCTestCase {
         let q = Self.randomVectors(n, seed: 4), k = Self.randomVectors(n, seed: 5), v = Self.randomVectors(n, seed: 6)
         let layer = StreamingLLM(nSink: sinks, nLocal: window).makeLayer(Self.spec(chunk: 16), ropeTables: RotaryTableCache())
         let got = Self.run(layer, queries: q, keys: k, values: v, chunk: 16)
-        let expected = (0..<n).map { p -> [Float] in
-            var terms: [(Double, [Float])] = []
-            for j in 0...p {
-                if p - j < window {
-                    terms.append((Self.dot(Self.rotate(q[p], at: p), Self.rotate(k[j], at: j)), v[j]))
-                } else if j < sinks {
-                    let distance = sinks + window - 1 - j
-                    terms.append((Self.dot(Self.rotate(q[p], at: distance + j), Self.rotate(k[j], at: j)), v[j]))
-                }
-            }
-            return Self.softmaxSum(terms)
-        }
-        assertClose(got, expected)
+        assertClose(got, Self.expected(q: q, k: k, v: v, window: window) { p, j in
+            // The query at cache position sinks + window − 1, the sink at its own position j.
+            j < sinks ? Self.dot(Self.rotate(q[p], at: sinks + window - 1), Self.rotate(k[j], at: j)) : nil
+        })
     }
 
     // MARK: InfLLM
@@ -159,18 +157,11 @@ final class StrategyTests: XCTestCase {
 
         // The last chunk, p in 144..<160: blocks sealed so far are those ending at or before 128 − 32 = 96
         // at the previous lookup end (144 − 32 = 112): blocks [16,32) … [96,112): 6 blocks; remainder [112, p − 32].
-        for p in (n - 16)..<n {
-            var terms: [(Double, [Float])] = []
-            let farQuery = Self.rotate(q[p], at: policy.nLocal - 1)
-            for j in 0...p {
-                if p - j < policy.nLocal {
-                    terms.append((Self.dot(Self.rotate(q[p], at: p), Self.rotate(k[j], at: j)), v[j]))
-                } else if j < 16 || (16 + chosen * 16..<16 + chosen * 16 + 16).contains(j) || j >= 112 {
-                    terms.append((Self.dot(farQuery, k[j]), v[j]))
-                }
-            }
-            assertClose([got[p]], [Self.softmaxSum(terms)], tolerance: 3e-3)
+        let chosenBlock = (16 + chosen * 16)..<(16 + chosen * 16 + 16)
+        let expected = Self.expected(q: q, k: k, v: v, window: policy.nLocal) { p, j in
+            j < 16 || chosenBlock.contains(j) || j >= 112 ? Self.dot(Self.rotate(q[p], at: policy.nLocal - 1), k[j]) : nil
         }
+        assertClose(Array(got[(n - 16)...]), Array(expected[(n - 16)...]), tolerance: 3e-3)
     }
 
     // MARK: The real model

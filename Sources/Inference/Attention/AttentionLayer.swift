@@ -27,6 +27,59 @@ public struct AttentionLayerSpec: Sendable {
     }
 }
 
+extension AttentionLayerSpec {
+    /// Rotates `queries` [T][queryHeads][headDim] and `keys` [T][kvHeads][headDim] at their own positions.
+    func rotateAtTruePositions(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>,
+                               positions: UnsafeBufferPointer<Int>, ropeTables: RotaryTableCache) {
+        let t = positions.count
+        let table = ropeTables.table(for: rope, positions: positions)
+        rope.apply(queries, positionCount: t, positionStride: queryHeads * headDim, vectorsPerPosition: queryHeads, headStride: headDim, table: table)
+        rope.apply(keys, positionCount: t, positionStride: kvHeads * headDim, vectorsPerPosition: kvHeads, headStride: headDim, table: table)
+    }
+}
+
+/// Copies of a layer's raw queries rotated at one fixed position: the queries of the far stage of
+/// the attention primitive (`FarKeys`).
+final class FarQueries {
+    let spec: AttentionLayerSpec
+    let position: Int
+    private let table: UnsafeMutablePointer<Float>
+    private(set) var buffer: UnsafeMutablePointer<Float>
+    private var capacity = 0
+
+    init(spec: AttentionLayerSpec, position: Int) {
+        self.spec = spec
+        self.position = position
+        let table = UnsafeMutablePointer<Float>.allocate(capacity: spec.rope.dimensions)
+        [position].withUnsafeBufferPointer { spec.rope.fillTable(positions: $0, into: table) }
+        self.table = table
+        buffer = .allocate(capacity: 1)
+    }
+
+    deinit {
+        table.deallocate()
+        buffer.deallocate()
+    }
+
+    /// Rotates `count` head vectors (contiguous, headDim apart) in place at the fixed position.
+    func rotate(_ vectors: UnsafeMutablePointer<Float>, count: Int) {
+        spec.rope.apply(vectors, positionCount: 1, positionStride: 0, vectorsPerPosition: count, headStride: spec.headDim, table: table)
+    }
+
+    /// The `tokens` raw queries, copied and rotated at the fixed position.
+    func make(from queries: UnsafePointer<Float>, tokens: Int) -> UnsafeMutablePointer<Float> {
+        let n = tokens * spec.queryHeads * spec.headDim
+        if capacity < n {
+            buffer.deallocate()
+            buffer = .allocate(capacity: n)
+            capacity = n
+        }
+        buffer.update(from: queries, count: n)
+        rotate(buffer, count: tokens * spec.queryHeads)
+        return buffer
+    }
+}
+
 /// The attention of one layer together with whatever it keeps between calls (its KV state). This is
 /// the seam between a model architecture and a long-context strategy: the model supplies queries
 /// and keys *before* RoPE (already scaled, already normed), so a strategy may rotate them at any
@@ -85,11 +138,7 @@ final class CachedAttention: AttentionLayer {
                 positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext) {
         let t = positions.count, hd = spec.headDim
         precondition(positions.first == store.nextPosition, "positions must continue the cached sequence")
-        let table = ropeTables.table(for: spec.rope, positions: positions)
-        spec.rope.apply(queries, positionCount: t, positionStride: spec.queryHeads * hd, vectorsPerPosition: spec.queryHeads,
-                        headStride: hd, table: table)
-        spec.rope.apply(keys, positionCount: t, positionStride: spec.kvHeads * hd, vectorsPerPosition: spec.kvHeads,
-                        headStride: hd, table: table)
+        spec.rotateAtTruePositions(queries: queries, keys: keys, positions: positions, ropeTables: ropeTables)
         store.append(keys: keys, values: values, count: t)
         let group = spec.queryHeads / spec.kvHeads
         for g in 0..<spec.kvHeads {

@@ -46,9 +46,7 @@ public final class InfLLMAttention: AttentionLayer {
     private let ropeTables: RotaryTableCache
     private let local: KeyValueStore
     private let memory: KeyValueStore
-    private let farTable: UnsafeMutablePointer<Float>
-    private var farQueries: UnsafeMutablePointer<Float>
-    private var farCapacity = 0
+    private let farQueries: FarQueries
     /// Prefix sums of the raw queries per query head, a ring of rows: row (i mod rows) holds Σ_{t<i} q_t.
     private let prefixSums: UnsafeMutablePointer<Double>
     private let prefixRows: Int
@@ -66,40 +64,25 @@ public final class InfLLMAttention: AttentionLayer {
         local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim,
                               capacity: (policy.nLocal + spec.maxChunkTokens + 15) / 16 * 16, isRing: true)
         memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: 256, isRing: false)
-        let table = UnsafeMutablePointer<Float>.allocate(capacity: spec.rope.dimensions)
-        [policy.nLocal - 1].withUnsafeBufferPointer { spec.rope.fillTable(positions: $0, into: table) }
-        farTable = table
-        farQueries = .allocate(capacity: 1)
+        farQueries = FarQueries(spec: spec, position: policy.nLocal - 1)
         prefixRows = policy.nLocal + policy.blockSize + spec.maxChunkTokens + 1
         prefixSums = .allocate(capacity: prefixRows * spec.queryHeads * spec.headDim)
         prefixSums.initialize(repeating: 0, count: prefixRows * spec.queryHeads * spec.headDim)
         firstUnblocked = policy.nInit
     }
 
-    deinit {
-        farTable.deallocate()
-        farQueries.deallocate()
-        prefixSums.deallocate()
-    }
+    deinit { prefixSums.deallocate() }
 
     public func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
                 positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext) {
-        let t = positions.count, hd = spec.headDim, qn = spec.queryHeads * hd, kvn = spec.kvHeads * hd
+        let t = positions.count, hd = spec.headDim, qn = spec.queryHeads * hd
         let start = positions[0]
         precondition(start == memory.nextPosition, "positions must continue the cached sequence")
         memory.append(keys: keys, values: values, count: t)   // raw keys: far keys are unrotated
         accumulateQuerySums(queries, from: start, count: t)
 
-        if farCapacity < t * qn {
-            farQueries.deallocate()
-            farQueries = .allocate(capacity: t * qn)
-            farCapacity = t * qn
-        }
-        farQueries.update(from: queries, count: t * qn)
-        spec.rope.apply(farQueries, positionCount: 1, positionStride: 0, vectorsPerPosition: t * spec.queryHeads, headStride: hd, table: farTable)
-        let table = ropeTables.table(for: spec.rope, positions: positions)
-        spec.rope.apply(queries, positionCount: t, positionStride: qn, vectorsPerPosition: spec.queryHeads, headStride: hd, table: table)
-        spec.rope.apply(keys, positionCount: t, positionStride: kvn, vectorsPerPosition: spec.kvHeads, headStride: hd, table: table)
+        let farQueryRows = farQueries.make(from: queries, tokens: t)
+        spec.rotateAtTruePositions(queries: queries, keys: keys, positions: positions, ropeTables: ropeTables)
         local.append(keys: keys, values: values, count: t)
 
         let group = spec.queryHeads / spec.kvHeads
@@ -107,24 +90,24 @@ public final class InfLLMAttention: AttentionLayer {
         while offset < t {
             let n = min(policy.lookupChunk, t - offset)
             let end = start + offset + n
-            let selected = lookUp(farQueries + offset * qn, tokens: n)
+            let selected = lookUp(farQueryRows + offset * qn, tokens: n)
             lastSelection = selected
             for g in 0..<spec.kvHeads {
-                var far: [KeyValueSpan] = []
+                var farSpans: [KeyValueSpan] = []
                 let initEnd = min(policy.nInit, end)
-                if initEnd > 0 { far.append(memory.span(head: g, from: 0, to: initEnd)) }
+                if initEnd > 0 { farSpans.append(memory.span(head: g, from: 0, to: initEnd)) }
                 for b in selected {
                     let s = policy.nInit + b * policy.blockSize
-                    far.append(memory.span(head: g, from: s, to: s + policy.blockSize))
+                    farSpans.append(memory.span(head: g, from: s, to: s + policy.blockSize))
                 }
                 // The remainder: evicted tokens not yet in a block. Each query sees only those at a true
                 // distance of at least nLocal (the visibility rule of FarKeys), the correct rule of §3.4.
                 let remainderEnd = max(firstUnblocked, end - policy.nLocal)
-                if remainderEnd > firstUnblocked { far.append(memory.span(head: g, from: firstUnblocked, to: remainderEnd)) }
+                if remainderEnd > firstUnblocked { farSpans.append(memory.span(head: g, from: firstUnblocked, to: remainderEnd)) }
                 let q = AttentionQueries(queries: queries + offset * qn + g * group * hd, output: output + offset * qn + g * group * hd,
                                          tokens: n, headsPerToken: group, tokenStride: qn, positions: positions.baseAddress! + offset)
                 context.attend(q, headDim: hd, spans: local.spans(head: g), window: policy.nLocal,
-                               far: FarKeys(queries: farQueries + offset * qn + g * group * hd, spans: far, minimumDistance: policy.nLocal))
+                               far: FarKeys(queries: farQueryRows + offset * qn + g * group * hd, spans: farSpans, minimumDistance: policy.nLocal))
             }
             sealBlocks(evictedEnd: end - policy.nLocal)
             offset += n
@@ -180,7 +163,7 @@ public final class InfLLMAttention: AttentionLayer {
                     let lower = prefixSums + (m % prefixRows) * qn + h * hd
                     for d in 0..<hd { windowSum[d] = upper[d] - lower[d] }
                     for d in 0..<hd { farKey[d] = Float(windowSum[d]) }
-                    spec.rope.apply(&farKey, positionCount: 1, positionStride: 0, vectorsPerPosition: 1, headStride: hd, table: farTable)
+                    farQueries.rotate(&farKey, count: 1)
                     memory.copyKey(head: g, position: m, into: &key)
                     var s: Float = 0
                     for d in 0..<hd { s += farKey[d] * key[d] }

@@ -59,9 +59,7 @@ final class SinkWindowAttention: AttentionLayer {
     private let ropeTables: RotaryTableCache
     private let local: KeyValueStore
     private let sinkStore: KeyValueStore
-    private let farTable: UnsafeMutablePointer<Float>
-    private var farQueries: UnsafeMutablePointer<Float>
-    private var farCapacity = 0
+    private let farQueries: FarQueries
 
     init(spec: AttentionLayerSpec, ropeTables: RotaryTableCache, sinks: Int, window: Int, farQueryPosition: Int, rotateSinkKeys: Bool) {
         self.spec = spec
@@ -73,36 +71,18 @@ final class SinkWindowAttention: AttentionLayer {
         local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim,
                               capacity: (window + spec.maxChunkTokens + 15) / 16 * 16, isRing: true)
         sinkStore = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: max(16, (sinks + 15) / 16 * 16), isRing: false)
-        let table = UnsafeMutablePointer<Float>.allocate(capacity: spec.rope.dimensions)
-        [farQueryPosition].withUnsafeBufferPointer { spec.rope.fillTable(positions: $0, into: table) }
-        farTable = table
-        farQueries = .allocate(capacity: 1)
-    }
-
-    deinit {
-        farTable.deallocate()
-        farQueries.deallocate()
+        farQueries = FarQueries(spec: spec, position: farQueryPosition)
     }
 
     func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
                 positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext) {
-        let t = positions.count, hd = spec.headDim, qn = spec.queryHeads * hd, kvn = spec.kvHeads * hd
+        let t = positions.count, hd = spec.headDim, qn = spec.queryHeads * hd
         precondition(positions.first == local.nextPosition, "positions must continue the cached sequence")
         let newSinks = max(0, min(t, sinks - positions[0]))
         if newSinks > 0 && !rotateSinkKeys { sinkStore.append(keys: keys, values: values, count: newSinks) }
 
-        // Far queries: the raw queries rotated at the one fixed position.
-        if farCapacity < t * qn {
-            farQueries.deallocate()
-            farQueries = .allocate(capacity: t * qn)
-            farCapacity = t * qn
-        }
-        farQueries.update(from: queries, count: t * qn)
-        spec.rope.apply(farQueries, positionCount: 1, positionStride: 0, vectorsPerPosition: t * spec.queryHeads, headStride: hd, table: farTable)
-
-        let table = ropeTables.table(for: spec.rope, positions: positions)
-        spec.rope.apply(queries, positionCount: t, positionStride: qn, vectorsPerPosition: spec.queryHeads, headStride: hd, table: table)
-        spec.rope.apply(keys, positionCount: t, positionStride: kvn, vectorsPerPosition: spec.kvHeads, headStride: hd, table: table)
+        let farQueryRows = farQueries.make(from: queries, tokens: t)
+        spec.rotateAtTruePositions(queries: queries, keys: keys, positions: positions, ropeTables: ropeTables)
         if newSinks > 0 && rotateSinkKeys { sinkStore.append(keys: keys, values: values, count: newSinks) }
         local.append(keys: keys, values: values, count: t)
 
@@ -110,9 +90,9 @@ final class SinkWindowAttention: AttentionLayer {
         for g in 0..<spec.kvHeads {
             let q = AttentionQueries(queries: queries + g * group * hd, output: output + g * group * hd, tokens: t,
                                      headsPerToken: group, tokenStride: qn, positions: positions.baseAddress!)
-            let far = sinkStore.nextPosition > 0
-                ? FarKeys(queries: farQueries + g * group * hd, spans: sinkStore.spans(head: g), minimumDistance: window) : nil
-            context.attend(q, headDim: hd, spans: local.spans(head: g), window: window, far: far)
+            let sinkKeys = sinkStore.nextPosition > 0
+                ? FarKeys(queries: farQueryRows + g * group * hd, spans: sinkStore.spans(head: g), minimumDistance: window) : nil
+            context.attend(q, headDim: hd, spans: local.spans(head: g), window: window, far: sinkKeys)
         }
     }
 
