@@ -60,7 +60,7 @@ final class StrategyTests: XCTestCase {
                         positions.withUnsafeBufferPointer { pp in
                             out.withUnsafeMutableBufferPointer { op in
                                 layer.attend(queries: qp.baseAddress!, keys: kp.baseAddress!, values: vp.baseAddress!, positions: pp,
-                                             output: op.baseAddress!, context: context)
+                                             output: op.baseAddress!, endsInput: start + n == queries.count, context: context)
                             }
                         }
                     }
@@ -121,6 +121,31 @@ final class StrategyTests: XCTestCase {
         })
         // The state is the window ring plus the globals: it does not grow with the sequence.
         XCTAssertEqual(layer.stateBytes(afterPositions: 1 << 20), layer.stateBytes)
+    }
+
+    /// LM-Infinite's top-k middle tokens: only the last row of the input (position 39) also sees,
+    /// per head, the 2 middle tokens (2 ≤ j ≤ 39 − 8) whose raw keys best match the query rotated at
+    /// position 4, scored at that rotation; rows that end earlier chunks (15, 31) do not.
+    func testLMInfiniteTopKMiddleTokens() {
+        let n = 40, window = 8, globals = 2, k = 2, insertAt = 4
+        let q = Self.randomVectors(n, seed: 11), keys = Self.randomVectors(n, seed: 12), v = Self.randomVectors(n, seed: 13)
+        let layer = LMInfinite(nGlobal: globals, nLocal: window, topK: k, topKInsertAt: insertAt)
+            .makeLayer(Self.spec(chunk: 16), ropeTables: RotaryTableCache())
+        let got = Self.run(layer, queries: q, keys: keys, values: v, chunk: 16)
+        let plain = Self.expected(q: q, k: keys, v: v, window: window) { p, j in
+            j < globals ? Self.dot(Self.rotate(q[p], at: window), keys[j]) : nil
+        }
+        assertClose(Array(got[..<(n - 1)]), Array(plain[..<(n - 1)]))
+        let last = n - 1
+        let middle = Array(globals...(last - window)).sorted {
+            Self.dot(Self.rotate(q[last], at: insertAt), keys[$0]) > Self.dot(Self.rotate(q[last], at: insertAt), keys[$1])
+        }.prefix(k)
+        let withTopK = Self.expected(q: q, k: keys, v: v, window: window) { p, j in
+            if j < globals { return Self.dot(Self.rotate(q[p], at: window), keys[j]) }
+            return p == last && middle.contains(j) ? Self.dot(Self.rotate(q[p], at: insertAt), keys[j]) : nil
+        }
+        assertClose([got[last]], [withTopK[last]])
+        XCTAssertGreaterThan(zip(got[last], plain[last]).map { abs($0 - $1) }.max()!, 1e-3, "the middle tokens change the last row")
     }
 
     /// StreamingLLM with 2 sinks and a window of 8: sink j, once outside the window, sits at distance

@@ -87,9 +87,11 @@ final class FarQueries {
 public protocol AttentionLayer: AnyObject {
     /// `queries` [T][queryHeads][headDim] and `keys`/`values` [T][kvHeads][headDim] for the
     /// positions `positions` (the next T positions of the sequence); writes `output`
-    /// [T][queryHeads][headDim]. `queries` and `keys` may be modified in place.
+    /// [T][queryHeads][headDim]. `queries` and `keys` may be modified in place. `endsInput` is true
+    /// when the last position is one the model produces logits after (the last prompt token, or a
+    /// decoded token), the row LM-Infinite's top-k middle tokens apply to.
     func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
-                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext)
+                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, endsInput: Bool, context: ComputeContext)
 
     /// Bytes this layer holds for its attention state now.
     var stateBytes: Int { get }
@@ -135,7 +137,7 @@ final class CachedAttention: AttentionLayer {
     }
 
     func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
-                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext) {
+                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, endsInput: Bool, context: ComputeContext) {
         let t = positions.count, hd = spec.headDim
         precondition(positions.first == store.nextPosition, "positions must continue the cached sequence")
         spec.rotateAtTruePositions(queries: queries, keys: keys, positions: positions, ropeTables: ropeTables)

@@ -18,7 +18,10 @@ public enum AttentionStrategies {
         },
         "lm-infinite": { parameters, model in
             var p = StrategyParameters(parameters, strategy: "lm-infinite")
-            let policy = LMInfinite(nGlobal: try p.int("n_global", default: 10), nLocal: try p.int("n_local", default: model.trainedContextLength, minimum: 1))
+            let nLocal = try p.int("n_local", default: model.trainedContextLength, minimum: 1)
+            let policy = LMInfinite(nGlobal: try p.int("n_global", default: 10), nLocal: nLocal, topK: try p.int("top_k", default: 0),
+                                    topKInsertAt: try p.int("top_k_insert_at", default: nLocal / 2),
+                                    topKFromLayer: try p.int("top_k_from_layer", default: 4))
             try p.finish()
             return policy
         },

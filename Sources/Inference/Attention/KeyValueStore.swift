@@ -94,6 +94,19 @@ final class KeyValueStore {
         for d in 0..<headDim { into[d] = Float(panelBase[d * 16]) }
     }
 
+    /// Widens the stored value of `position` (growable stores) for KV head `head` into `into`.
+    func copyValue(head: Int, position: Int, into: UnsafeMutablePointer<Float>) {
+        let row = values + head * capacity * headDim + position * headDim
+        for d in 0..<headDim { into[d] = Float(row[d]) }
+    }
+
+    /// Forgets every position (the memory stays, zeroed, so padding stays finite).
+    func removeAll() {
+        keys.update(repeating: 0, count: kvHeads * capacity * headDim)
+        values.update(repeating: 0, count: kvHeads * capacity * headDim)
+        nextPosition = 0
+    }
+
     /// The stored positions of KV head `head` as one or two spans (two when a ring has wrapped).
     /// Spans start on a panel boundary; in a ring, slots before the oldest resident position hold
     /// newer positions and are masked by the caller's window, which never reaches back that far.

@@ -165,7 +165,8 @@ public final class Gemma3: LanguageModel {
             Elementwise.rmsNorm(b.q, rows: t * c.queryHeads, n: hd, weight: block.queryNorm, eps: c.normEpsilon, into: b.q)
             Elementwise.rmsNorm(b.k, rows: t * c.kvHeads, n: hd, weight: block.keyNorm, eps: c.normEpsilon, into: b.k)
             Elementwise.scale(b.q, by: c.attentionScale, count: t * c.queryHeads * hd)
-            state.layers[i].attend(queries: b.q, keys: b.k, values: b.v, positions: positions, output: b.attention, context: context)
+            state.layers[i].attend(queries: b.q, keys: b.k, values: b.v, positions: positions, output: b.attention,
+                                   endsInput: logits != nil, context: context)
             context.matmul(b.attention, rows: t, block.attentionOutput, b.h)
             Elementwise.rmsNorm(b.h, rows: t, n: d, weight: block.postAttentionNorm, eps: c.normEpsilon, into: b.h)
             Elementwise.add(b.h, into: b.x, count: t * d)

@@ -74,7 +74,7 @@ public final class InfLLMAttention: AttentionLayer {
     deinit { prefixSums.deallocate() }
 
     public func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
-                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, context: ComputeContext) {
+                positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, endsInput: Bool, context: ComputeContext) {
         let t = positions.count, hd = spec.headDim, qn = spec.queryHeads * hd
         let start = positions[0]
         precondition(start == memory.nextPosition, "positions must continue the cached sequence")
