@@ -13,13 +13,17 @@ public struct Parallelism: Sendable, Equatable {
     public static var allCores: Parallelism { Parallelism(threads: ProcessInfo.processInfo.activeProcessorCount) }
 
     /// Runs `body(item, worker)` for every item in `0..<items`. Workers take items dynamically (an
-    /// atomic counter), so a core slowed by other load does not hold the others up.
+    /// atomic counter), so a core slowed by other load does not hold the others up. With one thread
+    /// per core (the default) the loop runs on the process's `WorkerPool`, whose helpers stay awake
+    /// between loops; other thread counts, or a loop started while another runs, use Dispatch.
     public func forEach(_ items: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
         let workers = min(threads, items)
         if workers <= 1 {
             for i in 0..<items { body(i, 0) }
             return
         }
+        let pool = WorkerPool.shared
+        if threads == pool.helpers + 1, pool.run(items, body) { return }
         let counter = WorkCounter()
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             while true {

@@ -5,12 +5,15 @@ import Kernels
 
 /// `lmbench bench`: prefill and decode speed of the engine at several prompt lengths, with memory.
 enum BenchCommand {
-    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--json]"
+    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--json] | --matvec"
     static let summary = """
         For each length, runs a prompt of exactly that many tokens (English filler text) through the
         model with full attention, then decodes --decode-tokens tokens after it (ignoring stop tokens).
         Prints prefill tokens/s, decode tokens/s, time to first token, the bytes held by the attention
         state and the peak resident set size. A short warm-up run first maps the weights in.
+        --matvec instead times the decoding mat-vec kernels: for each weight type, every matrix of
+        that type in the model times one vector, as GB/s of weights read (the roofline is the
+        machine's memory bandwidth).
         """
     static let options: [CommandLineOptions.Option] = [
         ModelLocation.modelOption,
@@ -19,6 +22,7 @@ enum BenchCommand {
         .init(name: "chunk-size", valueName: "N", help: "Prompt tokens per forward pass (default 512)."),
         .init(name: "repeat", valueName: "N", help: "Runs per length; each figure is the median over them (default 1)."),
         ModelLocation.threadsOption,
+        .init(name: "matvec", valueName: nil, help: "Time the decoding mat-vec kernels per weight type instead."),
         .init(name: "json", valueName: nil, help: "Print one JSON object."),
     ]
 
@@ -52,6 +56,7 @@ enum BenchCommand {
         let chunk = try o.int("chunk-size", default: 512, in: 1...65536)
         let repeats = try o.int("repeat", default: 1, in: 1...100)
         let loaded = try ModelLocation.load(o)
+        if o.flag("matvec") { return try matvec(loaded, repeats: repeats, json: o.flag("json")) }
         let generator = Generator(loaded, chunkSize: chunk)
         let json = o.flag("json")
         // Refuse lengths that cannot fit before spending time on any of them.
@@ -95,6 +100,54 @@ enum BenchCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let report = Report(model: loaded.path, threads: loaded.context.parallelism.threads, attention: "full", rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    struct MatvecRow: Encodable {
+        let type: String
+        let matrices: Int
+        let bytes: Int
+        let gigabytes_per_second: Double
+        let microseconds_per_pass: Double
+    }
+
+    /// Decode mat-vec throughput per weight type: all of the model's matrices of one type, each
+    /// times one vector, as one pass (the order a forward pass reads them in); the figure is the
+    /// median over passes.
+    static func matvec(_ loaded: LoadedModel, repeats: Int, json: Bool) throws {
+        let matrices = try loaded.file.tensors.filter { $0.shape.count == 2 }.map { try WeightMatrix($0, in: loaded.file) }
+        let widest = matrices.map { max($0.rows, $0.cols) }.max() ?? 0
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: widest), y = UnsafeMutablePointer<Float>.allocate(capacity: widest)
+        defer { x.deallocate(); y.deallocate() }
+        var seed: UInt32 = 1
+        for i in 0..<widest { seed = seed &* 1_664_525 &+ 1_013_904_223; x[i] = Float(Int32(bitPattern: seed) >> 8) / Float(1 << 23) }
+        let types = Dictionary(grouping: matrices, by: { "\($0.type)" })
+        var rows: [MatvecRow] = []
+        for (type, group) in types.sorted(by: { $0.key < $1.key }) {
+            let bytes = group.reduce(0) { $0 + $1.byteCount }
+            // Enough passes for about 2 GB of reads, at least 5.
+            let passes = max(5, repeats, 2_000_000_000 / max(1, bytes))
+            var seconds: [Double] = []
+            for _ in 0..<passes {
+                let start = DispatchTime.now().uptimeNanoseconds
+                for w in group { loaded.context.matmul(x, rows: 1, w, y) }
+                seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let t = median(seconds)
+            rows.append(MatvecRow(type: type, matrices: group.count, bytes: bytes,
+                                  gigabytes_per_second: Double(bytes) / t / 1e9, microseconds_per_pass: t * 1e6))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            return
+        }
+        print("model \(loaded.path), \(loaded.context.parallelism.threads) threads: decoding mat-vec, weights read once per pass")
+        print("type    matrices     MiB   µs/pass    GB/s")
+        for r in rows {
+            print(r.type.padding(toLength: 6, withPad: " ", startingAt: 0)
+                  + String(format: "  %8d  %6.1f  %8.0f  %6.1f", r.matrices, Double(r.bytes) / 1_048_576, r.microseconds_per_pass, r.gigabytes_per_second))
         }
     }
 

@@ -31,8 +31,8 @@ final class KernelCodeTests: XCTestCase {
                 continue
             }
             guard function.hasPrefix("$s7Kernels"), line.contains("call") else { continue }
-            // Standard-library SIMD generics: $ss5SIMD8V…, $ss4SIMDP…, pointwiseMin/Max and friends.
-            if line.contains("<$ss5SIMD") || line.contains("<$ss4SIMD") || line.contains("<$ss12pointwise") {
+            // Standard-library SIMD generics: $ss5SIMD8V…, $ss6SIMD16V…, $ss4SIMDP…, pointwiseMin/Max and friends.
+            if line.contains("<$ss5SIMD") || line.contains("<$ss6SIMD") || line.contains("<$ss4SIMD") || line.contains("<$ss12pointwise") {
                 offenders.append("\(function) → \(line.split(separator: "<").last ?? "")")
             }
         }
