@@ -76,6 +76,16 @@ public final class GGUFFile: @unchecked Sendable {
         if let mapping { munmap(mapping, fileSize) }
     }
 
+    /// Lets the kernel drop the resident pages of `tensor`'s data (those wholly inside it) once
+    /// its contents have been copied elsewhere; a later read maps them in again from the file.
+    public func releaseResidentPages(of tensor: GGUFTensor) {
+        guard let mapping, let start = tensor.data.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let offset = start - UnsafeRawPointer(mapping)
+        let first = (offset + page - 1) / page * page, end = (offset + tensor.data.count) / page * page
+        if end > first { madvise(mapping + first, end - first, MADV_DONTNEED) }
+    }
+
     public func tensor(_ name: String) -> GGUFTensor? {
         tensorIndex[name].map { tensors[$0] }
     }

@@ -40,3 +40,43 @@ public struct WeightMatrix: @unchecked Sendable {
 
     public var byteCount: Int { rows * rowBytes }
 }
+
+/// Weight matrices re-encoded at load into the format the kernels read fastest, and the memory
+/// that holds them (freed with this object).
+///
+/// Q5_0 becomes Q8_0, exactly (`Reencode.q5_0ToQ8_0`): Q5_0's mat-vec is bound by instruction
+/// throughput (unpacking the fifth bits costs about one instruction per weight), Q8_0's by memory
+/// bandwidth, so reading 55% more bytes made Gemma 3 270M's decoding about 7% faster on 2 cores.
+/// Other formats are kept as stored.
+public final class ReencodedWeights: @unchecked Sendable {
+    private var allocations: [UnsafeMutableRawPointer] = []
+    private let parallelism: Parallelism
+
+    public init(parallelism: Parallelism) { self.parallelism = parallelism }
+
+    deinit { for a in allocations { a.deallocate() } }
+
+    /// Bytes held by the re-encoded copies.
+    public private(set) var byteCount = 0
+
+    /// `w` re-encoded for the kernels, or nil when it is used as stored.
+    public func reencoded(_ w: WeightMatrix) -> WeightMatrix? {
+        guard w.type == .q5_0 else { return nil }
+        let blocksPerRow = w.cols / GGMLType.q5_0.blockElements
+        let target = WeightMatrix(name: w.name, type: .q8_0, rows: w.rows, cols: w.cols,
+                                  data: UnsafeRawPointer(allocate(GGMLType.q8_0.rowBytes(w.cols) * w.rows)))
+        let rowsPerItem = 64
+        parallelism.forEach((w.rows + rowsPerItem - 1) / rowsPerItem) { item, _ in
+            let first = item * rowsPerItem, rows = min(rowsPerItem, w.rows - first)
+            Reencode.q5_0ToQ8_0(w.row(first), blocks: rows * blocksPerRow, into: UnsafeMutableRawPointer(mutating: target.row(first)))
+        }
+        return target
+    }
+
+    private func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        allocations.append(p)
+        byteCount += bytes
+        return p
+    }
+}

@@ -65,6 +65,22 @@ final class DequantizeTests: XCTestCase {
         assertClose(decode(.q5_0, bytes, count: 96), want, .q5_0)
     }
 
+    /// Re-encoding Q5_0 as Q8_0 keeps every value bit for bit, codes 0 and 31 included.
+    func testQ5_0ReencodedAsQ8_0KeepsEveryValue() {
+        var bytes: [UInt8] = []
+        for block in 0..<4 {
+            var q = codes(32, 0...31)
+            if block == 0 { q[0] = 0; q[17] = 31; q[31] = 16 }
+            bytes += BlockEncoder.q5_0(d: half(), q: q)
+        }
+        var reencoded = [UInt8](repeating: 0, count: GGMLType.q8_0.rowBytes(128))
+        bytes.withUnsafeBytes { src in
+            reencoded.withUnsafeMutableBytes { Reencode.q5_0ToQ8_0(src.baseAddress!, blocks: 4, into: $0.baseAddress!) }
+        }
+        let before = decode(.q5_0, bytes, count: 128), after = decode(.q8_0, reencoded, count: 128)
+        XCTAssertEqual(before.map(\.bitPattern), after.map(\.bitPattern))
+    }
+
     func testQ5_1() {
         var bytes: [UInt8] = [], want: [Float] = []
         for _ in 0..<3 {

@@ -84,6 +84,8 @@ public final class Gemma3: LanguageModel {
     let embedding: WeightMatrix
     let outputNorm: UnsafePointer<Float>
     let context: ComputeContext
+    /// Owns the matrices re-encoded at load (see `ReencodedWeights`).
+    let reencoded: ReencodedWeights
     public let description: ModelDescription
     private let buffers = Activations()
 
@@ -91,13 +93,9 @@ public final class Gemma3: LanguageModel {
         config = try Configuration(file.metadata)
         self.context = context
         let c = config
-        func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
-            let w = try WeightMatrix(file.requireTensor(name), in: file)
-            guard w.rows == rows, w.cols == cols else {
-                throw GGUFError.badTensorShape(path: file.path, tensor: name, reason: "expected [\(cols), \(rows)], found [\(w.cols), \(w.rows)]")
-            }
-            return w
-        }
+        let weights = WeightLoader(file: file, parallelism: context.parallelism)
+        reencoded = weights.reencoded
+        func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix { try weights.matrix(name, rows: rows, cols: cols) }
         func vector(_ name: String, _ n: Int) throws -> UnsafePointer<Float> {
             let t = try file.requireTensor(name)
             guard t.type == .f32, t.elementCount == n else {
