@@ -115,13 +115,19 @@ enum BenchCommand {
     /// times one vector, as one pass (the order a forward pass reads them in); the figure is the
     /// median over passes.
     static func matvec(_ loaded: LoadedModel, repeats: Int, json: Bool) throws {
-        let matrices = try loaded.file.tensors.filter { $0.shape.count == 2 }.map { try WeightMatrix($0, in: loaded.file) }
-        let widest = matrices.map { max($0.rows, $0.cols) }.max() ?? 0
+        // As decoding reads them: re-encoded where the engine re-encodes at load.
+        let reencoded = ReencodedWeights(parallelism: loaded.context.parallelism)
+        let matrices = try loaded.file.tensors.filter { $0.shape.count == 2 }.map { tensor -> (type: String, matrix: WeightMatrix) in
+            let stored = try WeightMatrix(tensor, in: loaded.file)
+            guard let copy = reencoded.reencoded(stored) else { return ("\(stored.type)", stored) }
+            return ("\(stored.type)→\(copy.type)", copy)
+        }
+        let widest = matrices.map { max($0.matrix.rows, $0.matrix.cols) }.max() ?? 0
         let x = UnsafeMutablePointer<Float>.allocate(capacity: widest), y = UnsafeMutablePointer<Float>.allocate(capacity: widest)
         defer { x.deallocate(); y.deallocate() }
         var seed: UInt32 = 1
         for i in 0..<widest { seed = seed &* 1_664_525 &+ 1_013_904_223; x[i] = Float(Int32(bitPattern: seed) >> 8) / Float(1 << 23) }
-        let types = Dictionary(grouping: matrices, by: { "\($0.type)" })
+        let types = Dictionary(grouping: matrices, by: \.type).mapValues { $0.map(\.matrix) }
         var rows: [MatvecRow] = []
         for (type, group) in types.sorted(by: { $0.key < $1.key }) {
             let bytes = group.reduce(0) { $0 + $1.byteCount }
@@ -144,9 +150,9 @@ enum BenchCommand {
             return
         }
         print("model \(loaded.path), \(loaded.context.parallelism.threads) threads: decoding mat-vec, weights read once per pass")
-        print("type    matrices     MiB   µs/pass    GB/s")
+        print("type        matrices     MiB   µs/pass    GB/s")
         for r in rows {
-            print(r.type.padding(toLength: 6, withPad: " ", startingAt: 0)
+            print(r.type.padding(toLength: 10, withPad: " ", startingAt: 0)
                   + String(format: "  %8d  %6.1f  %8.0f  %6.1f", r.matrices, Double(r.bytes) / 1_048_576, r.microseconds_per_pass, r.gigabytes_per_second))
         }
     }
