@@ -81,7 +81,7 @@ extension ComputeContext {
             switch w.type {
             case .q8_0: for r in start..<end { job.output[r] = QuantizedDot.q8_0(w.row(r), x, cols) }
             case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), x, xsums, cols) }
-            case .q5_0: ComputeContext.fourRowsAtATime(w, start..<end, job.output) { QuantizedDot.q5_0($0, x, cols) }
+            case .q5_0: for r in start..<end { job.output[r] = QuantizedDot.q5_0(w.row(r), x, cols) }
             case .q4_K: for r in start..<end { job.output[r] = QuantizedDot.q4_K(w.row(r), x, xsums, cols) }
             case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), x, xsums16, cols) }
             case .f32: for r in start..<end { job.output[r] = dot(w.row(r).assumingMemoryBound(to: Float.self), x, cols) }
@@ -93,21 +93,6 @@ extension ComputeContext {
                     job.output[r] = dot(buffer, x, cols)
                 }
             }
-        }
-    }
-
-    /// Runs a four-row kernel over `rows`, writing each result to its output; when fewer than four
-    /// rows are left, the last one is repeated and the extra results are dropped.
-    @inline(__always)
-    static func fourRowsAtATime(_ w: WeightMatrix, _ rows: Range<Int>, _ output: UnsafeMutablePointer<Float>,
-                                _ kernel: (QuantizedDot.FourRows) -> SIMD4<Float>) {
-        var r = rows.lowerBound
-        while r < rows.upperBound {
-            let last = rows.upperBound - 1
-            let y = kernel(QuantizedDot.FourRows(r0: w.row(r), r1: w.row(min(r + 1, last)),
-                                                 r2: w.row(min(r + 2, last)), r3: w.row(min(r + 3, last))))
-            for i in 0..<min(4, rows.upperBound - r) { output[r + i] = y[i] }
-            r += 4
         }
     }
 

@@ -11,12 +11,6 @@ import GGUF
 /// narrow SIMD types are per-lane generic code that LLVM scalarizes here. Constants are locals:
 /// a static `let` costs a `swift_once` check inside the loop.
 enum QuantizedDot {
-    /// Four weight rows of one matrix, computed together by the multi-row kernels (a matrix's last
-    /// rows repeat a row when fewer than four are left).
-    struct FourRows {
-        var r0, r1, r2, r3: UnsafeRawPointer
-    }
-
     /// Sums of each 32-element block of x, used by formats with an offset per block: the offset's
     /// contribution to a block is offset · Σx, so it is applied once per block instead of per element.
     static func blockSums(_ x: UnsafePointer<Float>, _ n: Int, into sums: UnsafeMutablePointer<Float>) {
@@ -36,15 +30,6 @@ enum QuantizedDot {
     @inline(__always)
     static func unsignedBytes(_ p: UnsafeRawPointer) -> SIMD8<Int32> {
         SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD8<UInt8>.self))
-    }
-
-    /// The f16 values at four addresses (the scales of four rows' blocks), converted in one
-    /// instruction.
-    @inline(__always)
-    static func halves(_ p0: UnsafeRawPointer, _ p1: UnsafeRawPointer, _ p2: UnsafeRawPointer, _ p3: UnsafeRawPointer) -> SIMD4<Float> {
-        let bits = SIMD4<UInt16>(p0.loadUnaligned(as: UInt16.self), p1.loadUnaligned(as: UInt16.self),
-                                 p2.loadUnaligned(as: UInt16.self), p3.loadUnaligned(as: UInt16.self))
-        return SIMD4<Float>(unsafeBitCast(bits, to: SIMD4<Float16>.self))
     }
 
     @inline(__always)
@@ -134,24 +119,18 @@ enum QuantizedDot {
         return s
     }
 
-    /// Q5_0 for four rows at once, Σ_b d_b · Σ (q − 16)·x each: the rows share every load of x, and
-    /// four independent accumulators keep the FMA latency off the critical path (a single row of
-    /// 20 blocks ran at a third of memory bandwidth).
-    static func q5_0(_ rows: FourRows, _ x: UnsafePointer<Float>, _ n: Int) -> SIMD4<Float> {
+    /// Q5_0: Σ_b d_b · Σ (q − 16)·x. The engine re-encodes Q5_0 as Q8_0 at load (`ReencodedWeights`),
+    /// so this serves matrices used as stored.
+    static func q5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         let table = fifthBitTable
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        var b0 = rows.r0, b1 = rows.r1, b2 = rows.r2, b3 = rows.r3
-        var xp = x
+        var acc = SIMD8<Float>()
+        var blk = w, xp = x
         for _ in 0..<(n / 32) {
-            let x0 = load8(xp), x1 = load8(xp + 8), x2 = load8(xp + 16), x3 = load8(xp + 24)
-            let d = halves(b0, b1, b2, b3)
-            acc0.addProduct(q5_0Block(b0, x0, x1, x2, x3, table), SIMD8(repeating: d[0]))
-            acc1.addProduct(q5_0Block(b1, x0, x1, x2, x3, table), SIMD8(repeating: d[1]))
-            acc2.addProduct(q5_0Block(b2, x0, x1, x2, x3, table), SIMD8(repeating: d[2]))
-            acc3.addProduct(q5_0Block(b3, x0, x1, x2, x3, table), SIMD8(repeating: d[3]))
-            b0 += 22; b1 += 22; b2 += 22; b3 += 22; xp += 32
+            let s = q5_0Block(blk, load8(xp), load8(xp + 8), load8(xp + 16), load8(xp + 24), table)
+            acc.addProduct(s, SIMD8(repeating: Dequantize.loadHalf(blk, 0)))
+            blk += 22; xp += 32
         }
-        return SIMD4(horizontalSum(acc0), horizontalSum(acc1), horizontalSum(acc2), horizontalSum(acc3))
+        return horizontalSum(acc)
     }
 
     /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block (12 bytes at p, engine-spec

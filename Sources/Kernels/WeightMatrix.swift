@@ -56,9 +56,6 @@ public final class ReencodedWeights: @unchecked Sendable {
 
     deinit { for a in allocations { a.deallocate() } }
 
-    /// Bytes held by the re-encoded copies.
-    public private(set) var byteCount = 0
-
     /// `w` re-encoded for the kernels, or nil when it is used as stored.
     public func reencoded(_ w: WeightMatrix) -> WeightMatrix? {
         guard w.type == .q5_0 else { return nil }
@@ -76,7 +73,6 @@ public final class ReencodedWeights: @unchecked Sendable {
     private func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
         let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         allocations.append(p)
-        byteCount += bytes
         return p
     }
 }
