@@ -70,20 +70,24 @@ extension ComputeContext {
     }
 
     private func matvec(_ x: UnsafePointer<Float>, cols: Int, _ jobs: [MatMulJob]) {
-        // Sums of x over 32- and 16-element groups, for the formats with per-group offsets.
-        let xsums = arena.buffer(worker: 0, slot: 7, count: cols / 32 + cols / 16 + 1)
-        let xsums16 = xsums + cols / 32
+        // Sums of x over 32- and 16-element groups, for the formats with per-group offsets, and x
+        // rounded to 16-bit codes for the integer kernels.
+        let shared = arena.buffer(worker: 0, slot: 7, count: cols / 32 * 2 + cols / 16 + cols / 2 + 1)
+        let xsums = shared, xsums16 = xsums + cols / 32, inputScales = xsums16 + cols / 16
+        let codes = UnsafeMutableRawPointer(inputScales + cols / 32).assumingMemoryBound(to: Int16.self)
         QuantizedDot.blockSums(x, cols, into: xsums)
         QuantizedDot.groupSums16(x, cols, into: xsums16)
+        QuantizedDot.quantize(x, cols, codes: codes, scales: inputScales)
+        let input = QuantizedDot.DecodeInput(codes: codes, scales: inputScales)
         forEachRowRange(of: jobs, rowsPerItem: matvecRowsPerItem) { job, rows, worker in
             let w = job.weights
             let (start, end) = (rows.lowerBound, rows.upperBound)
             switch w.type {
-            case .q8_0: for r in start..<end { job.output[r] = QuantizedDot.q8_0(w.row(r), x, cols) }
+            case .q8_0: for r in start..<end { job.output[r] = QuantizedDot.q8_0(w.row(r), input, cols) }
             case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), x, xsums, cols) }
-            case .q5_0: for r in start..<end { job.output[r] = QuantizedDot.q5_0(w.row(r), x, cols) }
-            case .q4_K: for r in start..<end { job.output[r] = QuantizedDot.q4_K(w.row(r), x, xsums, cols) }
-            case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), x, xsums16, cols) }
+            case .q5_0: for r in start..<end { job.output[r] = QuantizedDot.q5_0(w.row(r), input, cols) }
+            case .q4_K: for r in start..<end { job.output[r] = QuantizedDot.q4_K(w.row(r), input, xsums, cols) }
+            case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), input, xsums16, cols) }
             case .f32: for r in start..<end { job.output[r] = dot(w.row(r).assumingMemoryBound(to: Float.self), x, cols) }
             default:
                 // Formats without a fused kernel (Q4_1, Q5_1, Q5_K, Q8_K, F16, BF16) go through a row buffer.

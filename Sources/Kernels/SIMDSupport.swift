@@ -57,6 +57,37 @@ func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
     SIMD8<Float>(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
 }
 
+/// 16 signed bytes at p, widened to 16-bit lanes (`vpmovsxbw`). Written lane by lane for the
+/// reason given at `floats`.
+@inline(__always)
+func signedBytes16(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
+    let v = p.loadUnaligned(as: SIMD16<Int8>.self)
+    return SIMD16<Int16>(Int16(v[0]), Int16(v[1]), Int16(v[2]), Int16(v[3]), Int16(v[4]), Int16(v[5]), Int16(v[6]), Int16(v[7]),
+                         Int16(v[8]), Int16(v[9]), Int16(v[10]), Int16(v[11]), Int16(v[12]), Int16(v[13]), Int16(v[14]), Int16(v[15]))
+}
+
+/// 16 unsigned bytes at p, widened to 16-bit lanes (`vpmovzxbw`). Masks and shifts applied to the
+/// result are done by LLVM on the bytes before widening, with 16-bit shifts.
+@inline(__always)
+func unsignedBytes16(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
+    let b = p.loadUnaligned(as: SIMD16<UInt8>.self)
+    return SIMD16<Int16>(Int16(b[0]), Int16(b[1]), Int16(b[2]), Int16(b[3]), Int16(b[4]), Int16(b[5]), Int16(b[6]), Int16(b[7]),
+                         Int16(b[8]), Int16(b[9]), Int16(b[10]), Int16(b[11]), Int16(b[12]), Int16(b[13]), Int16(b[14]), Int16(b[15]))
+}
+
+/// Lane i of the result is a[2i]·b[2i] + a[2i+1]·b[2i+1], exact in 32 bits: LLVM matches this
+/// widen–multiply–pair-add shape to one `vpmaddwd`, the 16-bit integer dot-product step.
+@inline(__always)
+func multiplyAddPairs(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
+    @inline(__always)
+    func widened(_ v: SIMD16<Int16>) -> SIMD16<Int32> {
+        SIMD16<Int32>(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]),
+                      Int32(v[8]), Int32(v[9]), Int32(v[10]), Int32(v[11]), Int32(v[12]), Int32(v[13]), Int32(v[14]), Int32(v[15]))
+    }
+    let products = widened(a) &* widened(b)
+    return products.evenHalf &+ products.oddHalf
+}
+
 /// Lane-wise max(x, a), exact: the sign of x − a, spread over the lane by an arithmetic shift,
 /// selects a (LLVM emits a single blend).
 @inline(__always)

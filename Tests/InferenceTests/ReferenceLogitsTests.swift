@@ -68,7 +68,10 @@ final class ReferenceLogitsTests: XCTestCase {
     }
 
     /// The prompt's chunking must not change the result: f32 activations keep the forward pass
-    /// smooth, so differently chunked prefills agree to rounding.
+    /// smooth, so differently chunked prefills agree to rounding. On this 1,557-token prompt the
+    /// largest difference is 2.0e-3 (1.99e-3 with f32 decoding mat-vecs, 2.00e-3 with the head's
+    /// input rounded to 16-bit codes), on logits up to 20; 4e-3 leaves room for summation order
+    /// on other machines while a chunking bug moves logits by far more.
     func testChunkingDoesNotChangeTheLogits() throws {
         let loaded = try TestModel.require()
         let reference = try JSONDecoder().decode(Logits.self, from: TestModel.fixture("logits.json"))
@@ -81,7 +84,7 @@ final class ReferenceLogitsTests: XCTestCase {
         let whole = try logits(2048), pieces = try logits(97)
         for (token, logit) in whole {
             guard let other = pieces[token] else { continue }
-            XCTAssertEqual(logit, other, accuracy: 2e-3, "token \(token)")
+            XCTAssertEqual(logit, other, accuracy: 4e-3, "token \(token)")
         }
         XCTAssertEqual(whole.max { $0.value < $1.value }?.key, pieces.max { $0.value < $1.value }?.key)
     }

@@ -41,6 +41,41 @@ final class MatMulTests: XCTestCase {
         }
     }
 
+    /// Decoding rounds its input to 16-bit codes, one scale per 32 elements, before the integer
+    /// kernels multiply. Each output's error is then at most Σ_i |w_i|·step_i/2, where step_i is
+    /// 1/32767 of the largest |x| in element i's block: checked with an outlier 300 times the other
+    /// values in every block, the case that makes the steps coarsest (Gemma's hidden states have
+    /// such outliers).
+    func testMatVecInputRoundingStaysWithinHalfAStep() {
+        for (i, type) in [GGMLType.q8_0, .q4_K, .q6_K].enumerated() {
+            var random = RandomWeights(seed: UInt64(200 + i))
+            let n = 24, k = 512
+            let bytes = random.matrix(type, rows: n, cols: k)
+            var x = random.floats(k)
+            for b in 0..<(k / 32) { x[32 * b + (7 * b) % 32] = b % 2 == 0 ? 300 : -300 }
+            let step = (0..<k).map { i in Double(x[(i / 32 * 32)..<(i / 32 * 32 + 32)].map(abs).max()!) / 32767 }
+            withMatrix(bytes, type, rows: n, cols: k) { w in
+                let weights = dequantized(w)
+                let want = reference(x, rows: 1, weights, n: n, k: k)
+                var got = [Float](repeating: .nan, count: n)
+                x.withUnsafeBufferPointer { xp in
+                    got.withUnsafeMutableBufferPointer { ComputeContext(parallelism: Parallelism(threads: 2)).matmul(xp.baseAddress!, rows: 1, w, $0.baseAddress!) }
+                }
+                var worstShare = 0.0
+                for j in 0..<n {
+                    let row = weights[(j * k)..<(j * k + k)].map(Double.init)
+                    let rounding = zip(row, step).reduce(0) { $0 + abs($1.0) * $1.1 / 2 }
+                    let float32 = 1e-6 * zip(row, x).reduce(0) { $0 + abs($1.0 * Double($1.1)) }
+                    let error = abs(Double(got[j]) - want[j])
+                    XCTAssertLessThanOrEqual(error, rounding + float32, "\(type) row \(j)")
+                    worstShare = max(worstShare, error / (rounding + float32))
+                }
+                // The bound is not vacuous: the rounding is visible at the level it predicts.
+                XCTAssertGreaterThan(worstShare, 0.01, "\(type): errors far below the rounding bound")
+            }
+        }
+    }
+
     /// Several rows go through the packed GEMM, including partial row tiles (not a multiple of 6)
     /// and partial column panels (not a multiple of 16).
     func testGEMMShapes() {
