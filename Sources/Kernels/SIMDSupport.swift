@@ -5,8 +5,11 @@
 /// per-lane code or calls, and int→float conversion (`SIMD8<Float>(SIMD8<Int32>)`) stays an out-of-line
 /// call in SwiftPM's release build (see `floats`); `addingProduct`/`addProduct` are per-lane `fma` that LLVM re-vectorizes
 /// in simple loops (the GEMM and dot kernels, checked) but splits into scalars inside longer
-/// dependency chains. All of this was checked in the release assembly; kernels use the safe subset
-/// and the helpers below build the rest from it.
+/// dependency chains. Lane-by-lane widenings (bytes → 16-bit, 16-bit → 32-bit lanes) do become single
+/// `vpmovsxbw`/`vpmovzxbw`, the widen–multiply–pair-add shape of `multiplyAddPairs` one `vpmaddwd`,
+/// and masks and shifts on 16-bit lanes just widened from bytes are done on the bytes; 32-lane
+/// vectors (`SIMD32`) of any type stay generic code. All of this was checked in the release
+/// assembly; kernels use the safe subset and the helpers below build the rest from it.
 
 /// Unaligned SIMD loads and stores on raw float pointers (activations, packed panels and caches are
 /// not guaranteed to be 32-byte aligned).
