@@ -4,8 +4,8 @@ import Inference
 
 /// The forward pass against llama.cpp's reference outputs (Fixtures/logits.json, greedy_margins.json).
 ///
-/// lmbench computes activations in f32 while llama.cpp rounds them to 8 bits inside every matmul.
-/// That rounding makes llama.cpp's logits move by up to 0.81 between its own batch sizes (n_batch 1
+/// lmbench computes activations in f32 (decoding mat-vecs round their input to 16 bits) while
+/// llama.cpp rounds them to 8 bits inside every matmul. That rounding makes llama.cpp's logits move by up to 0.81 between its own batch sizes (n_batch 1
 /// vs 512, measured on these prompts), so agreement is checked at the level the reference supports:
 /// - the top-1 token after every prompt is the reference's;
 /// - the greedy continuation is the reference's at every step until llama.cpp itself faced a
