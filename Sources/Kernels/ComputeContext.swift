@@ -88,6 +88,7 @@ extension ComputeContext {
             case .q5_0: for r in start..<end { job.output[r] = QuantizedDot.q5_0(w.row(r), input, cols) }
             case .q4_K: for r in start..<end { job.output[r] = QuantizedDot.q4_K(w.row(r), input, xsums, cols) }
             case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), input, xsums16, cols) }
+            case .i8: for r in start..<end { job.output[r] = QuantizedDot.int8Groups16(w.row(r), w.rowScales(r), input, cols) }
             case .f32: for r in start..<end { job.output[r] = dot(w.row(r).assumingMemoryBound(to: Float.self), x, cols) }
             default:
                 // Formats without a fused kernel (Q4_1, Q5_1, Q5_K, Q8_K, F16, BF16) go through a row buffer.

@@ -295,4 +295,17 @@ enum QuantizedDot {
             return horizontalSum(acc)
         }
     }
+
+    /// Int8 weights with one scale per 16 columns (Q6_K re-encoded at load): per 32-element input
+    /// block b, Σ_g w_g · s_b · Σ q·code over its two groups g.
+    static func int8Groups16(_ w: UnsafeRawPointer, _ groupScales: UnsafePointer<Float>, _ x: DecodeInput, _ n: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        for b in 0..<(n / 32) {
+            let q = w + 32 * b, c = x.codes + 32 * b, s = x.scales[b]
+            let first = multiplyAddPairs(signedBytes16(q), codes16(c)), second = multiplyAddPairs(signedBytes16(q + 16), codes16(c + 16))
+            acc0.addProduct(floats(first), SIMD8(repeating: groupScales[2 * b] * s))
+            acc1.addProduct(floats(second), SIMD8(repeating: groupScales[2 * b + 1] * s))
+        }
+        return horizontalSum(acc0 + acc1)
+    }
 }

@@ -134,14 +134,14 @@ final class CLITests: XCTestCase {
     }
 
     /// `bench --matvec` covers every matrix of the model once, grouped by the type decoding reads
-    /// (Q5_0 re-encoded as Q8_0), with a positive speed for each.
+    /// (Q5_0 re-encoded as Q8_0, Q6_K as int8 with group scales), with a positive speed for each.
     func testMatvecBenchCoversEveryWeightType() throws {
         try requireModel()
         let run = try lmbench(["bench", "--model", CLITests.modelPath, "--matvec", "--json"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
         let types = rows.compactMap { $0["type"] as? String }
-        XCTAssertEqual(Set(types), ["Q4_K", "Q5_0→Q8_0", "Q6_K", "Q8_0"])
+        XCTAssertEqual(Set(types), ["Q4_K", "Q5_0→Q8_0", "Q6_K→I8", "Q8_0"])
         // Gemma 3 270M: 18 layers × 7 matrices + the tied embedding.
         XCTAssertEqual(rows.reduce(0) { $0 + ($1["matrices"] as? Int ?? 0) }, 18 * 7 + 1)
         for row in rows { XCTAssertGreaterThan(row["gigabytes_per_second"] as? Double ?? 0, 0.1, "\(row)") }

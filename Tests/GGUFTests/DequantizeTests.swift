@@ -81,6 +81,29 @@ final class DequantizeTests: XCTestCase {
         XCTAssertEqual(before.map(\.bitPattern), after.map(\.bitPattern))
     }
 
+    /// Re-encoding Q6_K as int8 codes with one scale per 16 elements keeps every value bit for bit,
+    /// across the whole code range (0 and 63 included) and signed scales.
+    func testQ6_KReencodedAsInt8HoldsTheSameValues() {
+        var bytes: [UInt8] = []
+        for block in 0..<3 {
+            var q = codes(256, 0...63)
+            if block == 0 { q[0] = 0; q[129] = 63; q[255] = 32 }
+            let scales = (0..<16).map { g in Int8(truncatingIfNeeded: (g * 37 + block * 11) % 256 - 128) }
+            bytes += BlockEncoder.q6_K(d: half(), scales: scales, q: q)
+        }
+        var codes8 = [Int8](repeating: 0, count: 768), scales = [Float](repeating: 0, count: 48)
+        bytes.withUnsafeBytes { src in
+            codes8.withUnsafeMutableBufferPointer { c in
+                scales.withUnsafeMutableBufferPointer { Reencode.q6_KToInt8(src.baseAddress!, blocks: 3, codes: c.baseAddress!, scales: $0.baseAddress!) }
+            }
+        }
+        let before = decode(.q6_K, bytes, count: 768)
+        let after = (0..<768).map { scales[$0 / 16] * Float(codes8[$0]) }
+        XCTAssertEqual(before.map(\.bitPattern), after.map(\.bitPattern))
+        XCTAssertEqual(codes8.min(), -32)
+        XCTAssertEqual(codes8.max(), 31)
+    }
+
     func testQ5_1() {
         var bytes: [UInt8] = [], want: [Float] = []
         for _ in 0..<3 {

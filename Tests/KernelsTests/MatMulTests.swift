@@ -76,6 +76,33 @@ final class MatMulTests: XCTestCase {
         }
     }
 
+    /// Matrices re-encoded at load (Q5_0 as Q8_0, Q6_K as int8 with group scales) through both
+    /// paths, against the original format's dequantized values.
+    func testReencodedMatricesMatchTheirSource() {
+        for (i, type) in [GGMLType.q5_0, .q6_K].enumerated() {
+            var random = RandomWeights(seed: UInt64(300 + i))
+            let n = 40, k = 512
+            let bytes = random.matrix(type, rows: n, cols: k)
+            withMatrix(bytes, type, rows: n, cols: k) { stored in
+                let reencoded = ReencodedWeights(parallelism: Parallelism(threads: 2))
+                guard let w = reencoded.reencoded(stored) else { return XCTFail("\(type) is not re-encoded") }
+                XCTAssertEqual(dequantized(w), dequantized(stored), "\(type): re-encoding changed values")
+                for rows in [1, 7] {
+                    let x = random.floats(rows * k)
+                    let want = reference(x, rows: rows, dequantized(stored), n: n, k: k)
+                    var got = [Float](repeating: .nan, count: rows * n)
+                    x.withUnsafeBufferPointer { xp in
+                        got.withUnsafeMutableBufferPointer { ComputeContext(parallelism: Parallelism(threads: 2)).matmul(xp.baseAddress!, rows: rows, w, $0.baseAddress!) }
+                    }
+                    let scale = want.map(abs).max()! + 1e-3
+                    for j in 0..<(rows * n) {
+                        XCTAssertEqual(Double(got[j]), want[j], accuracy: 2e-5 * scale * Double(k).squareRoot(), "\(type) → \(w.type), \(rows) rows, element \(j)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Several rows go through the packed GEMM, including partial row tiles (not a multiple of 6)
     /// and partial column panels (not a multiple of 16).
     func testGEMMShapes() {
