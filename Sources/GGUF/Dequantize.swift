@@ -168,21 +168,25 @@ public enum Dequantize {
     static func q6_K(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
         let d = loadHalf(b, 208)
         let scales = (b + 192).assumingMemoryBound(to: Int8.self)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { codes in
+            q6_KCodes(b, into: codes.baseAddress!)
+            for i in 0..<256 { y[i] = d * Float(scales[i / 16]) * Float(codes[i]) }
+        }
+    }
+
+    /// The 256 codes q − 32 (−32…31) of a Q6_K block: 4 low bits from ql, 2 high bits from qh.
+    /// Element l + 32k of half h takes ql[l] (k even) or ql[l + 32] (k odd), low nibble for k < 2,
+    /// and bits 2k, 2k + 1 of qh[l]; element i's scale is scales[i / 16].
+    public static func q6_KCodes(_ b: UnsafeRawPointer, into codes: UnsafeMutablePointer<Int8>) {
         for h in 0..<2 {
             let ql = (b + 64 * h).assumingMemoryBound(to: UInt8.self)
             let qh = (b + 128 + 32 * h).assumingMemoryBound(to: UInt8.self)
-            let sc = scales + 8 * h
-            let out = y + 128 * h
+            let out = codes + 128 * h
             for l in 0..<32 {
-                let q1 = Int32((ql[l] & 15) | ((qh[l] >> 0) & 3) << 4) - 32
-                let q2 = Int32((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32
-                let q3 = Int32((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32
-                let q4 = Int32((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32
-                let s = l / 16
-                out[l] = d * Float(sc[s]) * Float(q1)
-                out[l + 32] = d * Float(sc[s + 2]) * Float(q2)
-                out[l + 64] = d * Float(sc[s + 4]) * Float(q3)
-                out[l + 96] = d * Float(sc[s + 6]) * Float(q4)
+                out[l] = Int8((ql[l] & 15) | (qh[l] & 3) << 4) - 32
+                out[l + 32] = Int8((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32
+                out[l + 64] = Int8((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32
+                out[l + 96] = Int8((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32
             }
         }
     }

@@ -23,20 +23,10 @@ public enum Reencode {
     /// 11-bit mantissa times a byte). 210 bytes become 256 + 64.
     public static func q6_KToInt8(_ src: UnsafeRawPointer, blocks: Int, codes: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
         for b in 0..<blocks {
-            let from = src + GGMLType.q6_K.blockBytes * b, q = codes + 256 * b
+            let from = src + GGMLType.q6_K.blockBytes * b
             let d = Dequantize.loadHalf(from, 208)
             for g in 0..<16 { scales[16 * b + g] = d * Float(from.load(fromByteOffset: 192 + g, as: Int8.self)) }
-            for h in 0..<2 {
-                let ql = (from + 64 * h).assumingMemoryBound(to: UInt8.self)
-                let qh = (from + 128 + 32 * h).assumingMemoryBound(to: UInt8.self)
-                let out = q + 128 * h
-                for l in 0..<32 {
-                    out[l] = Int8((ql[l] & 15) | (qh[l] & 3) << 4) - 32
-                    out[l + 32] = Int8((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32
-                    out[l + 64] = Int8((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32
-                    out[l + 96] = Int8((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32
-                }
-            }
+            Dequantize.q6_KCodes(from, into: codes + 256 * b)
         }
     }
 }

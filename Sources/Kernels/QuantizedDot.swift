@@ -16,8 +16,8 @@ import GGUF
 /// Code-generation note: bit fields are isolated with masks and shifts on 32-bit lanes, or on
 /// 16-bit lanes freshly widened from bytes (other shifts on narrow SIMD types are per-lane generic
 /// code that LLVM scalarizes here), and lane conversions are written lane by lane so that LLVM
-/// emits single instructions (see SIMDSupport.swift). Constants
-/// are locals: a static `let` costs a `swift_once` check inside the loop.
+/// emits single instructions (see SIMDSupport.swift). Constants are locals: a static `let` costs
+/// a `swift_once` check inside the loop.
 enum QuantizedDot {
     /// A decoding mat-vec's input, rounded once: for the 32-element block b holding element i,
     /// x[i] ≈ scales[b] · codes[i], with |codes[i]| ≤ 32767.
@@ -249,9 +249,9 @@ enum QuantizedDot {
     /// One Q6_K block times its 256 input codes (their scales at `inputScales`, the 16-element
     /// sums of x at `xsums16`): Σ_groups d·sc·(s·Σ q·code − 32·Σx). The 6-bit codes are assembled
     /// 16 at a time (4 low bits from ql, 2 high bits from qh, moved into place with masks and
-    /// shifts that LLVM applies to the bytes before widening them); the −32 goes through the group sums, all 16 groups in two
-    /// vector products. The combined scales d·sc_g·s go through `scales` (16 floats of scratch)
-    /// for the reason given at `q4_KBlock`.
+    /// shifts that LLVM applies to the bytes before widening them); the −32 goes through the group
+    /// sums, all 16 groups in two vector products. The combined scales d·sc_g·s go through `scales`
+    /// (16 floats of scratch) for the reason given at `q4_KBlock`.
     @inline(__always)
     static func q6_KBlock(_ blk: UnsafeRawPointer, _ c: UnsafePointer<Int16>, _ inputScales: UnsafePointer<Float>,
                           _ xsums16: UnsafePointer<Float>, _ scales: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
