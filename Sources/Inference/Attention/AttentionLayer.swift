@@ -28,6 +28,19 @@ public struct AttentionLayerSpec: Sendable {
 }
 
 extension AttentionLayerSpec {
+    /// The layer's attention: its native sliding window when it has one, whatever the strategy;
+    /// otherwise as `policy` says.
+    func makeLayer(policy: AttentionPolicy, ropeTables: RotaryTableCache) -> AttentionLayer {
+        if let slidingWindow { return CachedAttention(spec: self, window: slidingWindow, ropeTables: ropeTables) }
+        return policy.makeLayer(self, ropeTables: ropeTables)
+    }
+
+    /// Bytes the state of `makeLayer(policy:ropeTables:)` holds after `positions` positions, without making it.
+    func stateBytes(policy: AttentionPolicy, afterPositions positions: Int) -> Int {
+        if let slidingWindow { return CachedAttention.stateBytes(self, window: slidingWindow, afterPositions: positions) }
+        return policy.stateBytes(self, afterPositions: positions)
+    }
+
     /// Rotates `queries` [T][queryHeads][headDim] and `keys` [T][kvHeads][headDim] at their own positions.
     func rotateAtTruePositions(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>,
                                positions: UnsafeBufferPointer<Int>, ropeTables: RotaryTableCache) {
@@ -96,7 +109,8 @@ public protocol AttentionLayer: AnyObject {
     /// Bytes this layer holds for its attention state now.
     var stateBytes: Int { get }
 
-    /// Bytes its attention state would need after `positions` positions.
+    /// Bytes its attention state holds after `positions` positions of a sequence (the same figure
+    /// as its policy's `stateBytes(_:afterPositions:)`).
     func stateBytes(afterPositions positions: Int) -> Int
 }
 
@@ -108,6 +122,9 @@ public protocol AttentionPolicy: Sendable {
     /// The strategy's parameters, recorded with every result.
     var parameters: [String: String] { get }
     func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer
+    /// Bytes the state of the layer `makeLayer(spec, …)` makes holds after `positions` positions,
+    /// worked out without making it, so that memory can be checked before anything is allocated.
+    func stateBytes(_ spec: AttentionLayerSpec, afterPositions positions: Int) -> Int
 }
 
 /// Plain causal attention over every earlier position.
@@ -117,6 +134,9 @@ public struct FullAttention: AttentionPolicy {
     public var parameters: [String: String] { [:] }
     public func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer {
         CachedAttention(spec: spec, window: nil, ropeTables: ropeTables)
+    }
+    public func stateBytes(_ spec: AttentionLayerSpec, afterPositions positions: Int) -> Int {
+        CachedAttention.stateBytes(spec, window: nil, afterPositions: positions)
     }
 }
 
@@ -132,8 +152,19 @@ final class CachedAttention: AttentionLayer {
         self.spec = spec
         self.window = window
         self.ropeTables = ropeTables
-        let capacity = window.map { ($0 + spec.maxChunkTokens + 15) / 16 * 16 } ?? 256
-        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: capacity, isRing: window != nil)
+        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: CachedAttention.capacity(spec, window: window, positions: 0),
+                              isRing: window != nil)
+    }
+
+    /// Slots of the cache after `positions` positions: a fixed ring for a window, else a growable store.
+    private static func capacity(_ spec: AttentionLayerSpec, window: Int?, positions: Int) -> Int {
+        guard let window else { return KeyValueStore.growableCapacity(positions: positions) }
+        return KeyValueStore.ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens)
+    }
+
+    /// Bytes of the cache of a layer made with `window` after `positions` positions, without making it.
+    static func stateBytes(_ spec: AttentionLayerSpec, window: Int?, afterPositions positions: Int) -> Int {
+        KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: capacity(spec, window: window, positions: positions))
     }
 
     func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
@@ -153,7 +184,7 @@ final class CachedAttention: AttentionLayer {
     var stateBytes: Int { store.bytes }
 
     func stateBytes(afterPositions positions: Int) -> Int {
-        window != nil ? store.bytes : KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, positions: positions)
+        CachedAttention.stateBytes(spec, window: window, afterPositions: positions)
     }
 }
 

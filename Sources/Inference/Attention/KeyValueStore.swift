@@ -39,17 +39,37 @@ final class KeyValueStore {
     }
 
     /// Bytes held for keys and values.
-    var bytes: Int { 2 * kvHeads * capacity * headDim * MemoryLayout<Float16>.size }
+    var bytes: Int { KeyValueStore.bytes(kvHeads: kvHeads, headDim: headDim, capacity: capacity) }
 
-    /// Bytes a growable store needs to hold `positions` positions.
-    static func bytes(kvHeads: Int, headDim: Int, positions: Int) -> Int {
-        2 * kvHeads * ((positions + 15) / 16 * 16) * headDim * MemoryLayout<Float16>.size
+    /// Bytes of a store of `capacity` slots.
+    static func bytes(kvHeads: Int, headDim: Int, capacity: Int) -> Int {
+        2 * kvHeads * capacity * headDim * MemoryLayout<Float16>.size
+    }
+
+    /// Slots of a store that holds `positions` positions and never grows (a multiple of 16, at least 16).
+    static func fixedCapacity(positions: Int) -> Int { max(16, (positions + 15) / 16 * 16) }
+
+    /// Slots of a ring that keeps the last `window` positions while forward calls bring up to
+    /// `maxChunkTokens` more.
+    static func ringCapacity(window: Int, maxChunkTokens: Int) -> Int { fixedCapacity(positions: window + maxChunkTokens) }
+
+    /// Slots a growable store starts with.
+    static let initialGrowableCapacity = 256
+
+    /// Slots a growable store that started with `initial` slots has once it holds `positions`
+    /// positions: `initial` doubled until it fits. Doubling from the current capacity reaches the
+    /// same number, so the size depends on the position count alone, not on how the positions
+    /// arrived, and memory estimates made before a run are exact.
+    static func growableCapacity(initial: Int = initialGrowableCapacity, positions: Int) -> Int {
+        var capacity = initial
+        while capacity < positions { capacity *= 2 }
+        return capacity
     }
 
     /// Makes room for positions up to `positions` (growable stores only; rings never grow).
     func reserve(positions: Int) {
         guard !isRing, positions > capacity else { return }
-        let newCapacity = max((positions + 15) / 16 * 16, capacity * 2)
+        let newCapacity = KeyValueStore.growableCapacity(initial: capacity, positions: positions)
         let newKeys = KeyValueStore.allocate(kvHeads * newCapacity * headDim)
         let newValues = KeyValueStore.allocate(kvHeads * newCapacity * headDim)
         for h in 0..<kvHeads {

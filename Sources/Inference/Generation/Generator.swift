@@ -7,17 +7,21 @@ public struct GenerationRequest: Sendable {
     public var maxNewTokens: Int
     /// Generation ends after emitting one of these (default: the tokenizer's stop tokens).
     public var stopTokens: Set<Int32>?
+    /// Generation ends as soon as the text of the new tokens contains one of these, which may span
+    /// several tokens; the text is cut just before it. Empty strings are ignored.
+    public var stopStrings: [String]
     /// How many of the largest next-token logits after the prompt to return.
     public var topLogits: Int
     /// Generation stops with `GenerationError.timedOut` once this much wall-clock time has passed
     /// (checked between prompt chunks and between new tokens).
     public var timeLimit: Double?
 
-    public init(promptTokens: [Int32], maxNewTokens: Int, stopTokens: Set<Int32>? = nil, topLogits: Int = 0,
+    public init(promptTokens: [Int32], maxNewTokens: Int, stopTokens: Set<Int32>? = nil, stopStrings: [String] = [], topLogits: Int = 0,
                 timeLimit: Double? = nil) {
         self.promptTokens = promptTokens
         self.maxNewTokens = maxNewTokens
         self.stopTokens = stopTokens
+        self.stopStrings = stopStrings
         self.topLogits = topLogits
         self.timeLimit = timeLimit
     }
@@ -54,13 +58,17 @@ public struct GenerationTimings: Sendable, Equatable {
 public enum StopReason: String, Sendable {
     case stopToken = "stop-token"
     case maxTokens = "max-tokens"
+    /// The text contained one of the request's stop strings.
+    case stopString = "stop-string"
 }
 
 public struct GenerationResult: Sendable {
     public var promptTokenCount: Int
-    /// New tokens, including the stop token if one ended generation.
+    /// New tokens, including the stop token if one ended generation, and every token up to the one
+    /// that completed a stop string.
     public var tokens: [Int32]
-    /// The new tokens as text (stop tokens and other control tokens render as nothing).
+    /// The new tokens as text (stop tokens and other control tokens render as nothing), up to just
+    /// before the stop string that ended generation.
     public var text: String
     public var stopReason: StopReason
     /// The largest next-token logits after the prompt, highest first.
@@ -73,7 +81,7 @@ public struct GenerationResult: Sendable {
 }
 
 /// Greedy generation: the prompt runs in chunks of `chunkSize` tokens (matrix–matrix work), then
-/// one token at a time until a stop token or the token budget.
+/// one token at a time until a stop token, a stop string or the token budget.
 public final class Generator {
     public let loaded: LoadedModel
     public let chunkSize: Int
@@ -92,9 +100,11 @@ public final class Generator {
         if let token = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw ModelError.tokenOutsideVocabulary(token: token, vocabularySize: vocabulary)
         }
+        try requireMemory(forPositions: prompt.count + request.maxNewTokens, policy: policy)
         let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize)
-        try requireMemory(forPositions: prompt.count + request.maxNewTokens, state: state)
-        let stops = request.stopTokens ?? loaded.tokenizer.stopTokens
+        let tokenizer = loaded.tokenizer
+        let stops = request.stopTokens ?? tokenizer.stopTokens
+        let stopStrings = StopStringSearch(request.stopStrings)
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: vocabulary)
         defer { logits.deallocate() }
 
@@ -120,41 +130,48 @@ public final class Generator {
         var next = Generator.argmax(logits, vocabulary)
         let firstToken = seconds(since: start)
         var stopReason = StopReason.maxTokens
+        // The text of the new tokens as bytes, grown token by token so that each step searches only
+        // its tail for stop strings.
+        var text: [UInt8] = []
         let decodeStart = DispatchTime.now().uptimeNanoseconds
-        if request.maxNewTokens > 0 {
-            generated.append(next)
-            while !stops.contains(next) && generated.count < request.maxNewTokens {
+        while generated.count < request.maxNewTokens {
+            if !generated.isEmpty {
                 try checkTime(promptDone: prompt.count, newTokens: generated.count)
                 var token = next
                 withUnsafePointer(to: &token) { model.forward(UnsafeBufferPointer(start: $0, count: 1), state: state, logits: logits) }
                 next = Generator.argmax(logits, vocabulary)
-                generated.append(next)
             }
-            if stops.contains(next) { stopReason = .stopToken }
+            generated.append(next)
+            if stops.contains(next) {
+                stopReason = .stopToken
+                break
+            }
+            let searched = text.count
+            text += tokenizer.decodeBytes([next], renderSpecial: false)
+            if let stopStart = stopStrings.firstOccurrence(in: text, searchedCount: searched) {
+                text.removeSubrange(stopStart...)
+                stopReason = .stopString
+                break
+            }
         }
         let decode = request.maxNewTokens > 0 ? seconds(since: decodeStart) : 0
         let timings = GenerationTimings(prefill: prefill, timeToFirstToken: firstToken, decode: decode,
                                         decodedTokens: max(0, generated.count - 1), promptTokens: prompt.count)
-        let textTokens = stopReason == .stopToken ? Array(generated.dropLast()) : generated
-        return GenerationResult(promptTokenCount: prompt.count, tokens: generated,
-                                text: loaded.tokenizer.decode(textTokens, renderSpecial: false),
+        return GenerationResult(promptTokenCount: prompt.count, tokens: generated, text: String(decoding: text, as: UTF8.self),
                                 stopReason: stopReason, topLogits: top, timings: timings,
                                 attentionStateBytes: state.attentionStateBytes, peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
     /// Fails with `ModelError.outOfMemory` when the attention state for `positions` positions would
-    /// not fit in the memory available now, before any work is done.
+    /// not fit in the memory available now, before any work is done. The figure comes from the
+    /// layer specs alone: no state is allocated to find it.
     public func requireMemory(forPositions positions: Int, policy: AttentionPolicy = FullAttention()) throws {
-        try requireMemory(forPositions: positions, state: SequenceState(model: loaded.model, policy: policy, maxChunkTokens: chunkSize))
-    }
-
-    private func requireMemory(forPositions positions: Int, state: SequenceState) throws {
         guard let available = ProcessMemory.availableBytes else { return }
-        let needed = state.attentionStateBytes(afterPositions: positions) - state.attentionStateBytes
+        let needed = loaded.model.attentionStateBytes(policy: policy, maxChunkTokens: chunkSize, afterPositions: positions)
         // Keep a margin for activations, scratch and the page cache of the weights.
         if needed > available - (256 << 20) {
             throw ModelError.outOfMemory(path: loaded.path, needed: needed, available: available,
-                                         what: "the attention state for \(positions) positions (\(state.policy.name) attention)")
+                                         what: "the attention state for \(positions) positions (\(policy.name) attention)")
         }
     }
 

@@ -129,16 +129,13 @@ public final class Gemma3: LanguageModel {
             vocabularySize: embedding.rows, trainedContextLength: c.trainedContextLength)
     }
 
-    public func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int) -> [AttentionLayer] {
-        let ropeTables = RotaryTableCache()
-        return (0..<config.layers).map { i in
+    public func attentionLayerSpecs(maxChunkTokens: Int) -> [AttentionLayerSpec] {
+        (0..<config.layers).map { i in
             let sliding = config.isSliding(i)
-            let spec = AttentionLayerSpec(layerIndex: i, queryHeads: config.queryHeads, kvHeads: config.kvHeads, headDim: config.headDim,
-                                          rope: sliding ? config.localRope : config.globalRope,
-                                          slidingWindow: sliding ? config.slidingWindow : nil,
-                                          trainedContextLength: config.trainedContextLength, maxChunkTokens: maxChunkTokens)
-            return sliding ? CachedAttention(spec: spec, window: config.slidingWindow, ropeTables: ropeTables)
-                           : policy.makeLayer(spec, ropeTables: ropeTables)
+            return AttentionLayerSpec(layerIndex: i, queryHeads: config.queryHeads, kvHeads: config.kvHeads, headDim: config.headDim,
+                                      rope: sliding ? config.localRope : config.globalRope,
+                                      slidingWindow: sliding ? config.slidingWindow : nil,
+                                      trainedContextLength: config.trainedContextLength, maxChunkTokens: maxChunkTokens)
         }
     }
 

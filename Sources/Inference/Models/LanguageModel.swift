@@ -20,14 +20,30 @@ public struct ModelDescription: Sendable, Equatable {
 public protocol LanguageModel: AnyObject {
     var description: ModelDescription { get }
 
-    /// Per-layer attention for a new sequence: native sliding-window layers keep their window;
-    /// global layers attend as `policy` says.
-    func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int) -> [AttentionLayer]
+    /// What each layer's attention needs to know, in layer order, for forward calls of at most
+    /// `maxChunkTokens` positions. Layers with a `slidingWindow` keep it whatever the strategy.
+    func attentionLayerSpecs(maxChunkTokens: Int) -> [AttentionLayerSpec]
 
     /// Runs `tokens` at positions `state.position ..< state.position + tokens.count`, updating the
     /// attention state. When `logits` is given, writes the next-token logits after the last token
     /// (`vocabularySize` floats).
     func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, logits: UnsafeMutablePointer<Float>?)
+}
+
+extension LanguageModel {
+    /// Per-layer attention for a new sequence: native sliding-window layers keep their window;
+    /// global layers attend as `policy` says.
+    public func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int) -> [AttentionLayer] {
+        let ropeTables = RotaryTableCache()
+        return attentionLayerSpecs(maxChunkTokens: maxChunkTokens).map { $0.makeLayer(policy: policy, ropeTables: ropeTables) }
+    }
+
+    /// Bytes the attention state of a sequence under `policy` holds after `positions` positions,
+    /// worked out from the layer specs without making any layer (the figure of
+    /// `SequenceState.attentionStateBytes(afterPositions:)`).
+    public func attentionStateBytes(policy: AttentionPolicy, maxChunkTokens: Int, afterPositions positions: Int) -> Int {
+        attentionLayerSpecs(maxChunkTokens: maxChunkTokens).reduce(0) { $0 + $1.stateBytes(policy: policy, afterPositions: positions) }
+    }
 }
 
 /// Everything one sequence carries between forward calls: its position and each layer's attention
@@ -45,7 +61,8 @@ public final class SequenceState {
     /// Bytes held by all layers' attention state.
     public var attentionStateBytes: Int { layers.reduce(0) { $0 + $1.stateBytes } }
 
-    /// Bytes the attention state would hold after `positions` positions.
+    /// Bytes the attention state holds after `positions` positions (without building a state:
+    /// `LanguageModel.attentionStateBytes(policy:maxChunkTokens:afterPositions:)`).
     public func attentionStateBytes(afterPositions positions: Int) -> Int {
         layers.reduce(0) { $0 + $1.stateBytes(afterPositions: positions) }
     }

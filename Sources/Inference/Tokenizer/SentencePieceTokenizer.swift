@@ -222,7 +222,7 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
 
     // MARK: - Decoding
 
-    public func decode(_ ids: [Int32], renderSpecial: Bool) -> String {
+    public func decodeBytes(_ ids: [Int32], renderSpecial: Bool) -> [UInt8] {
         var bytes: [UInt8] = []
         for raw in ids {
             let id = Int(raw)
@@ -248,7 +248,7 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
                 }
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// The value of a `<0xHH>` token.

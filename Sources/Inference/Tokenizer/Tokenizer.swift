@@ -17,9 +17,17 @@ public protocol Tokenizer: AnyObject, Sendable {
     /// lets control tokens such as `<start_of_turn>` written in the text become their ids.
     func encode(_ text: String, addSpecial: Bool, parseSpecial: Bool) -> [Int32]
 
-    /// The bytes the ids stand for, decoded as UTF-8 once all are joined (byte tokens may split a
-    /// character). Control tokens produce nothing unless `renderSpecial` is set.
-    func decode(_ ids: [Int32], renderSpecial: Bool) -> String
+    /// The bytes the ids stand for, each id's bytes after the previous one's (byte tokens may split a
+    /// character, so a piece of the output need not be UTF-8). Control tokens produce nothing unless
+    /// `renderSpecial` is set.
+    func decodeBytes(_ ids: [Int32], renderSpecial: Bool) -> [UInt8]
+}
+
+extension Tokenizer {
+    /// The bytes the ids stand for, decoded as UTF-8 once all are joined.
+    public func decode(_ ids: [Int32], renderSpecial: Bool) -> String {
+        String(decoding: decodeBytes(ids, renderSpecial: renderSpecial), as: UTF8.self)
+    }
 }
 
 /// Builds the tokenizer a GGUF file describes.

@@ -29,6 +29,10 @@ public struct InfLLM: AttentionPolicy {
     public func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer {
         InfLLMAttention(spec: spec, ropeTables: ropeTables, policy: self)
     }
+
+    public func stateBytes(_ spec: AttentionLayerSpec, afterPositions positions: Int) -> Int {
+        InfLLMAttention.stateBytes(spec, policy: self, afterPositions: positions)
+    }
 }
 
 /// One global layer under InfLLM. Token life cycle (§3.5): after each lookup chunk ending at e, the
@@ -62,16 +66,40 @@ public final class InfLLMAttention: AttentionLayer {
         self.policy = policy
         self.ropeTables = ropeTables
         local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim,
-                              capacity: (policy.nLocal + spec.maxChunkTokens + 15) / 16 * 16, isRing: true)
-        memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: 256, isRing: false)
+                              capacity: KeyValueStore.ringCapacity(window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens), isRing: true)
+        memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.initialGrowableCapacity, isRing: false)
         farQueries = FarQueries(spec: spec, position: policy.nLocal - 1)
-        prefixRows = policy.nLocal + policy.blockSize + spec.maxChunkTokens + 1
+        prefixRows = InfLLMAttention.prefixRows(spec, policy: policy)
         prefixSums = .allocate(capacity: prefixRows * spec.queryHeads * spec.headDim)
         prefixSums.initialize(repeating: 0, count: prefixRows * spec.queryHeads * spec.headDim)
         firstUnblocked = policy.nInit
     }
 
     deinit { prefixSums.deallocate() }
+
+    /// Rows of the prefix-sum ring: it holds the sums from the oldest unsealed token on, which trails
+    /// the newest by at most the window, a block and a chunk.
+    private static func prefixRows(_ spec: AttentionLayerSpec, policy: InfLLM) -> Int {
+        policy.nLocal + policy.blockSize + spec.maxChunkTokens + 1
+    }
+
+    /// Blocks sealed once `positions` positions have been attended: whole blocks of the tokens past
+    /// the initial ones that have left the window (`sealBlocks` runs after every lookup chunk, the
+    /// last of which ends at `positions`).
+    private static func sealedBlockCount(policy: InfLLM, afterPositions positions: Int) -> Int {
+        max(0, positions - policy.nLocal - policy.nInit) / policy.blockSize
+    }
+
+    /// Bytes of the window ring, every token's raw keys and values, the representatives and the
+    /// prefix sums after `positions` positions, without making the layer.
+    static func stateBytes(_ spec: AttentionLayerSpec, policy: InfLLM, afterPositions positions: Int) -> Int {
+        let queryWidth = spec.queryHeads * spec.headDim
+        let keysAndValues = KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim,
+                                                capacity: KeyValueStore.ringCapacity(window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens)
+                                                    + KeyValueStore.growableCapacity(positions: positions))
+        return keysAndValues + sealedBlockCount(policy: policy, afterPositions: positions) * queryWidth * MemoryLayout<Float>.size
+            + prefixRows(spec, policy: policy) * queryWidth * MemoryLayout<Double>.size
+    }
 
     public func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
                 positions: UnsafeBufferPointer<Int>, output: UnsafeMutablePointer<Float>, endsInput: Bool, context: ComputeContext) {
@@ -183,12 +211,11 @@ public final class InfLLMAttention: AttentionLayer {
     }
 
     public var stateBytes: Int {
-        local.bytes + memory.bytes + representatives.count * 4 + prefixRows * spec.queryHeads * spec.headDim * 8
+        local.bytes + memory.bytes + representatives.count * MemoryLayout<Float>.size
+            + prefixRows * spec.queryHeads * spec.headDim * MemoryLayout<Double>.size
     }
 
     public func stateBytes(afterPositions positions: Int) -> Int {
-        let blocks = max(0, positions - policy.nInit) / policy.blockSize
-        return local.bytes + KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, positions: positions)
-            + blocks * spec.queryHeads * spec.headDim * 4 + prefixRows * spec.queryHeads * spec.headDim * 8
+        InfLLMAttention.stateBytes(spec, policy: policy, afterPositions: positions)
     }
 }

@@ -33,11 +33,17 @@ public struct LMInfinite: AttentionPolicy {
     }
 
     public func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer {
-        let middle = topK > 0 && spec.layerIndex >= topKFromLayer
-            ? MiddleTopK(spec: spec, k: topK, insertAt: topKInsertAt, farQueryPosition: nLocal) : nil
+        let middle = keepsMiddleTokens(spec) ? MiddleTopK(spec: spec, k: topK, insertAt: topKInsertAt, farQueryPosition: nLocal) : nil
         return SinkWindowAttention(spec: spec, ropeTables: ropeTables, sinks: nGlobal, window: nLocal, farQueryPosition: nLocal,
                                    rotateSinkKeys: false, middle: middle)
     }
+
+    public func stateBytes(_ spec: AttentionLayerSpec, afterPositions positions: Int) -> Int {
+        SinkWindowAttention.stateBytes(spec, sinks: nGlobal, window: nLocal, keepsMiddleKeys: keepsMiddleTokens(spec), afterPositions: positions)
+    }
+
+    /// Whether this layer attends to top-k middle tokens (and so keeps every key).
+    private func keepsMiddleTokens(_ spec: AttentionLayerSpec) -> Bool { topK > 0 && spec.layerIndex >= topKFromLayer }
 }
 
 /// StreamingLLM (Xiao et al.; long-context-methods §5): `nSink` attention sinks plus the last
@@ -58,6 +64,10 @@ public struct StreamingLLM: AttentionPolicy {
     public func makeLayer(_ spec: AttentionLayerSpec, ropeTables: RotaryTableCache) -> AttentionLayer {
         SinkWindowAttention(spec: spec, ropeTables: ropeTables, sinks: nSink, window: nLocal,
                             farQueryPosition: nSink + nLocal - 1, rotateSinkKeys: true)
+    }
+
+    public func stateBytes(_ spec: AttentionLayerSpec, afterPositions positions: Int) -> Int {
+        SinkWindowAttention.stateBytes(spec, sinks: nSink, window: nLocal, keepsMiddleKeys: false, afterPositions: positions)
     }
 }
 
@@ -89,9 +99,18 @@ final class SinkWindowAttention: AttentionLayer {
         self.farQueryPosition = farQueryPosition
         self.rotateSinkKeys = rotateSinkKeys
         local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim,
-                              capacity: (window + spec.maxChunkTokens + 15) / 16 * 16, isRing: true)
-        sinkStore = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: max(16, (sinks + 15) / 16 * 16), isRing: false)
+                              capacity: KeyValueStore.ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens), isRing: true)
+        sinkStore = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.fixedCapacity(positions: sinks),
+                                  isRing: false)
         farQueries = FarQueries(spec: spec, position: farQueryPosition)
+    }
+
+    /// Bytes of the window ring, the sinks and (`keepsMiddleKeys`: LM-Infinite's top-k middle
+    /// tokens) every raw key and value, after `positions` positions, without making the layer.
+    static func stateBytes(_ spec: AttentionLayerSpec, sinks: Int, window: Int, keepsMiddleKeys: Bool, afterPositions positions: Int) -> Int {
+        let ring = KeyValueStore.ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens)
+        let kept = KeyValueStore.fixedCapacity(positions: sinks) + (keepsMiddleKeys ? KeyValueStore.growableCapacity(positions: positions) : 0)
+        return KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: ring + kept)
     }
 
     func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
@@ -138,7 +157,7 @@ final class SinkWindowAttention: AttentionLayer {
     var stateBytes: Int { local.bytes + sinkStore.bytes + (middle?.store.bytes ?? 0) }
 
     func stateBytes(afterPositions positions: Int) -> Int {
-        local.bytes + sinkStore.bytes + (middle == nil ? 0 : KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, positions: positions))
+        SinkWindowAttention.stateBytes(spec, sinks: sinks, window: window, keepsMiddleKeys: middle != nil, afterPositions: positions)
     }
 }
 
@@ -157,10 +176,10 @@ final class MiddleTopK {
     init(spec: AttentionLayerSpec, k: Int, insertAt: Int, farQueryPosition: Int) {
         self.spec = spec
         self.k = k
-        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: 256, isRing: false)
+        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.initialGrowableCapacity, isRing: false)
         toInsertPosition = FarQueries(spec: spec, position: insertAt - farQueryPosition)
         keyShift = FarQueries(spec: spec, position: farQueryPosition - insertAt)
-        chosen = KeyValueStore(kvHeads: 1, headDim: spec.headDim, capacity: (k + 15) / 16 * 16, isRing: false)
+        chosen = KeyValueStore(kvHeads: 1, headDim: spec.headDim, capacity: KeyValueStore.fixedCapacity(positions: k), isRing: false)
     }
 
     /// The `k` middle tokens in `range` whose raw keys best match the query, as a one-head store of

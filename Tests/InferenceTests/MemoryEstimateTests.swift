@@ -1,0 +1,102 @@
+import XCTest
+import ModelTestSupport
+import Inference
+
+/// The attention-state estimate the memory checks use, worked out from the layer specs without
+/// building a state, against built states and against the bytes a state really holds after a run.
+final class MemoryEstimateTests: XCTestCase {
+    static let chunk = 256
+
+    /// Every strategy of the catalog, with windows small enough that sinks, far keys and InfLLM's
+    /// sealed blocks all come into play within a few hundred tokens; plus LM-Infinite's top-k
+    /// middle tokens, which keep every key.
+    static func policies(_ model: ModelDescription) throws -> [AttentionPolicy] {
+        let smallWindows: [String: [String: String]] = [
+            "full": [:],
+            "lm-infinite": ["n_local": "64"],
+            "infllm": ["n_local": "128", "n_init": "16", "block_size": "32"],
+            "streaming-llm": ["n_local": "64"],
+        ]
+        XCTAssertEqual(smallWindows.keys.sorted(), AttentionStrategies.names, "every strategy is covered")
+        return try smallWindows.sorted { $0.key < $1.key }.map { try AttentionStrategies.make($0.key, parameters: $0.value, model: model) }
+            + [LMInfinite(nGlobal: 4, nLocal: 64, topK: 4), InfLLM()]
+    }
+
+    static func label(_ policy: AttentionPolicy) -> String {
+        policy.name + " " + policy.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
+    func testEstimateEqualsTheBuiltStatesFigure() throws {
+        let model = try TestModel.require().model
+        for policy in try Self.policies(model.description) {
+            let state = SequenceState(model: model, policy: policy, maxChunkTokens: Self.chunk)
+            for positions in [0, 1, 100, 5000, 1 << 20] {
+                XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: positions),
+                               state.attentionStateBytes(afterPositions: positions), "\(Self.label(policy)), \(positions) positions")
+            }
+        }
+    }
+
+    /// 700 prompt tokens in chunks of 256 (the full-attention stores grow twice), then 4 decoded
+    /// tokens: the estimate for each position count is what the state then holds.
+    func testEstimateEqualsTheStateAfterARun() throws {
+        let loaded = try TestModel.require()
+        let model = loaded.model
+        let text = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 60)
+        let prompt = Array(loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: false).prefix(700))
+        XCTAssertEqual(prompt.count, 700)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: model.description.vocabularySize)
+        defer { logits.deallocate() }
+        for policy in try Self.policies(model.description) {
+            let state = SequenceState(model: model, policy: policy, maxChunkTokens: Self.chunk)
+            XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: 0), state.attentionStateBytes,
+                           "\(Self.label(policy)), new state")
+            prompt.withUnsafeBufferPointer { tokens in
+                for start in stride(from: 0, to: tokens.count, by: Self.chunk) {
+                    let end = min(tokens.count, start + Self.chunk)
+                    model.forward(UnsafeBufferPointer(rebasing: tokens[start..<end]), state: state, logits: end == tokens.count ? logits : nil)
+                }
+            }
+            XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: prompt.count),
+                           state.attentionStateBytes, "\(Self.label(policy)), after the prompt")
+            for token in prompt.prefix(4) {
+                [token].withUnsafeBufferPointer { model.forward($0, state: state, logits: logits) }
+            }
+            XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: prompt.count + 4),
+                           state.attentionStateBytes, "\(Self.label(policy)), after decoding")
+        }
+    }
+
+    /// Past a million positions full attention's estimate grows by the keys and values of every
+    /// global layer per position, while LM-Infinite's stays what a new state holds.
+    func testFullAttentionGrowsLinearlyAndLMInfiniteStaysConstant() throws {
+        let model = try TestModel.require().model
+        let d = model.description
+        func estimate(_ policy: AttentionPolicy, _ positions: Int) -> Int {
+            model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: positions)
+        }
+        let globalLayers = model.attentionLayerSpecs(maxChunkTokens: Self.chunk).filter { $0.slidingWindow == nil }.count
+        XCTAssertGreaterThan(globalLayers, 0)
+        let bytesPerPosition = globalLayers * 2 * d.kvHeads * d.headDim * MemoryLayout<Float16>.size
+        let n = 1 << 20
+        let full = FullAttention()
+        XCTAssertEqual(estimate(full, 2 * n) - estimate(full, n), n * bytesPerPosition)
+        XCTAssertEqual(estimate(full, 4 * n) - estimate(full, 2 * n), 2 * n * bytesPerPosition)
+        let lmInfinite = LMInfinite(nGlobal: 10, nLocal: 256)
+        XCTAssertEqual(estimate(lmInfinite, n), estimate(lmInfinite, 0))
+        XCTAssertEqual(estimate(lmInfinite, 4 * n), estimate(lmInfinite, 0))
+        XCTAssertLessThan(estimate(lmInfinite, n), estimate(full, n) / 100)
+    }
+
+    /// A check for far more positions than any machine holds fails for full attention and passes for
+    /// LM-Infinite, whose state does not grow.
+    func testRequireMemoryRefusesWhatCannotFit() throws {
+        let generator = Generator(try TestModel.require())
+        guard ProcessMemory.availableBytes != nil else { throw XCTSkip("this OS does not report available memory") }
+        let positions = 1 << 36
+        XCTAssertThrowsError(try generator.requireMemory(forPositions: positions)) { error in
+            guard case ModelError.outOfMemory = error else { return XCTFail("expected outOfMemory, got \(error)") }
+        }
+        XCTAssertNoThrow(try generator.requireMemory(forPositions: positions, policy: LMInfinite(nGlobal: 10, nLocal: 256)))
+    }
+}
