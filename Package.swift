@@ -22,11 +22,13 @@ let package = Package(
         .target(name: "Inference", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelSettings),
         // The system SQLite library (Debian: libsqlite3-dev).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // Results store: a thin SQLite wrapper, schema and migrations, typed run and sample rows.
+        // Results store: a thin SQLite wrapper, one column table per record driving the schema,
+        // inserts, reads and exports; migrations of older databases.
         .target(name: "Results", dependencies: ["CSQLite"]),
-        // Benchmark core: tasks (passkey, needle, LongBench), metrics, grids, engines, the runner.
+        // Benchmark core: registries of task generators, metrics and engine kinds; run plans; the runner.
         .target(name: "Bench", dependencies: ["Inference", "Results", "GGUF"]),
-        // Reports built from the store alone: Markdown tables.
+        // Reports built from the store alone: one document model rendered as Markdown or XHTML,
+        // intervals and paired tests, leaderboards, regressions, SVG plots.
         .target(name: "Reports", dependencies: ["Results"]),
         // The command-line tool: one file per command, a small shared option parser.
         .executableTarget(name: "lmbench", dependencies: ["GGUF", "Kernels", "Inference", "Results", "Bench", "Reports"]),

@@ -1,11 +1,50 @@
 import Foundation
 import Inference
 
-/// LongBench-format JSONL (benchmark-formats §1.1): each record's `dataset` field picks its task file
-/// in `tasks/longbench/` (official template, max new tokens, metric); `only` restricts the run to
-/// one dataset (`lmbench run qasper`). Prompts are sent as raw completions: lmbench's model has no
-/// chat template. Truncation is the engine's business (the `truncation` engine), as in LongBench.
-final class LongBenchTask: BenchmarkTask {
+/// LongBench-format JSONL (benchmark-formats §1.1). A task file with a `dataset` field defines one
+/// LongBench dataset (official template, max new tokens, metric) and runs only that dataset's
+/// records (`lmbench run qasper`); one without (`tasks/longbench.json`) runs every record, each
+/// by the definition of its `dataset` field. Prompts are sent as raw completions: lmbench's model
+/// has no chat template. Truncation is the engine's business (the `truncation` engine), as in LongBench.
+final class LongBenchTask: BenchmarkTask, TaskGenerator {
+    static let name = "longbench"
+
+    /// One dataset's definition.
+    struct Dataset: Decodable {
+        var dataset: String?
+        var template: String?
+        var answerPrefix: String?
+        var maxNewTokens: Int
+        var metric: String
+        var firstLineOnly: Bool?
+        var stopAtNewline: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case dataset, template, metric
+            case answerPrefix = "answer_prefix"
+            case maxNewTokens = "max_new_tokens"
+            case firstLineOnly = "first_line_only"
+            case stopAtNewline = "stop_at_newline"
+        }
+    }
+
+    /// A dataset definition with its metric looked up.
+    struct Definition {
+        var template: String
+        var maxNewTokens: Int
+        var metric: Metric
+        var firstLineOnly: Bool
+        var stopStrings: [String]
+
+        init(_ d: Dataset, file: TaskFile) throws {
+            template = (d.template ?? "{context}") + (d.answerPrefix ?? "")
+            maxNewTokens = d.maxNewTokens
+            metric = try MetricRegistry.named(d.metric, in: file.path)
+            firstLineOnly = d.firstLineOnly ?? false
+            stopStrings = d.stopAtNewline == true ? ["\n"] : []
+        }
+    }
+
     struct Record {
         var line: Int
         var id: String
@@ -14,28 +53,41 @@ final class LongBenchTask: BenchmarkTask {
         var input: String
         var answers: [String]
         var allClasses: [String]
-        var lengthWords: Int?
+        /// LongBench's `length` field, or the context's whitespace-separated words as LongBench
+        /// counts them for English when the field is absent.
+        var words: Int
     }
 
     let name: String
+    var family: String { Self.name }
     let request: TaskRequest
     let tokenizer: Tokenizer
-    let datasets: [String: TaskDefinition]
+    let definitions: [String: Definition]
     let only: String?
     let path: String
     private let records: [Record]
 
-    init(name: String, datasets: [String: TaskDefinition], only: String?, folder: String, request: TaskRequest, tokenizer: Tokenizer) throws {
+    static func make(_ file: TaskFile, request: TaskRequest, catalog: TaskCatalog, tokenizer: Tokenizer) throws -> BenchmarkTask {
+        let only = try file.decode(Dataset.self).dataset
+        var definitions: [String: Definition] = [:]
+        for f in catalog.files(generator: name) {
+            if let dataset = try f.decode(Dataset.self).dataset { definitions[dataset] = try Definition(f.decode(Dataset.self), file: f) }
+        }
+        return try LongBenchTask(name: file.name, definitions: definitions, only: only, folder: catalog.folder, request: request,
+                                 tokenizer: tokenizer)
+    }
+
+    init(name: String, definitions: [String: Definition], only: String?, folder: String, request: TaskRequest, tokenizer: Tokenizer) throws {
         guard let path = request.dataPath else {
             throw SpecError("lmbench run \(name): --data FILE is required (a LongBench-format .jsonl file)")
         }
         self.name = name
         self.request = request
         self.tokenizer = tokenizer
-        self.datasets = datasets
+        self.definitions = definitions
         self.only = only
         self.path = path
-        var records = try LongBenchTask.load(path, datasets: datasets, folder: folder)
+        var records = try LongBenchTask.load(path, definitions: definitions, folder: folder)
         if let only { records = records.filter { $0.dataset == only } }
         if let limit = request.limit { records = Array(records.prefix(limit)) }
         guard !records.isEmpty else {
@@ -49,16 +101,16 @@ final class LongBenchTask: BenchmarkTask {
         if let only { p["dataset"] = only }
         if let limit = request.limit { p["limit"] = String(limit) }
         for dataset in Set(records.map(\.dataset)).sorted() {
-            let d = datasets[dataset]!
+            let d = definitions[dataset]!
             p["\(dataset).max_new_tokens"] = String(d.maxNewTokens)
-            p["\(dataset).metric"] = d.metric.rawValue
-            p["\(dataset).template"] = (d.template ?? "") + (d.answerPrefix ?? "")
+            p["\(dataset).metric"] = d.metric.name
+            p["\(dataset).template"] = d.template
         }
         return p
     }
 
     /// Parses every line, reporting the first bad one as `FILE:LINE: why`.
-    static func load(_ path: String, datasets: [String: TaskDefinition], folder: String) throws -> [Record] {
+    static func load(_ path: String, definitions: [String: Definition], folder: String) throws -> [Record] {
         guard let data = FileManager.default.contents(atPath: path) else { throw TaskError("\(path): cannot read the data file") }
         var records: [Record] = []
         var lineNumber = 0
@@ -74,36 +126,44 @@ final class LongBenchTask: BenchmarkTask {
             guard let answers = object["answers"] as? [String], !answers.isEmpty else {
                 throw bad("field 'answers' must be a non-empty list of strings")
             }
-            guard let definition = datasets[dataset] else {
+            guard let definition = definitions[dataset] else {
                 throw bad("no task definition for dataset '\(dataset)' (add \(folder)/longbench/\(dataset).json)")
             }
             let input = object["input"] as? String ?? ""
             if object["input"] != nil && !(object["input"] is String) { throw bad("field 'input' is not a string") }
             let classes = object["all_classes"] as? [String] ?? []
-            if definition.metric == .classification && classes.isEmpty {
+            if definition.metric.name == Metric.classification.name && classes.isEmpty {
                 throw bad("dataset '\(dataset)' is scored by classification but 'all_classes' is empty")
             }
+            if object["length"] != nil && !(object["length"] is NSNumber) { throw bad("field 'length' is not a number") }
+            let words = (object["length"] as? NSNumber)?.intValue ?? context.split(whereSeparator: { $0.isWhitespace }).count
             let id = object["_id"] as? String ?? "line\(lineNumber)"
             records.append(Record(line: lineNumber, id: id, dataset: dataset, context: context, input: input, answers: answers,
-                                  allClasses: classes, lengthWords: (object["length"] as? NSNumber)?.intValue))
+                                  allClasses: classes, words: words))
         }
         return records
     }
 
+    /// A record's prompt size is known only once it is tokenized, so the plan gives the runner no
+    /// token count to check; the ETA weighs records by their text (about 4 bytes a token).
     func plan() throws -> [PlannedSample] {
         records.enumerated().map { i, r in
-            PlannedSample(key: "\(r.dataset)/\(r.id)/\(r.line)", lengthTokens: r.lengthWords ?? 0, depth: nil, index: i)
+            PlannedSample(key: "\(r.dataset)/\(r.id)/\(r.line)", index: i, length: r.words, lengthUnit: .words, depth: nil,
+                          promptTokens: nil, estimatedTokens: (r.context.utf8.count + r.input.utf8.count) / 4,
+                          maxNewTokens: definitions[r.dataset]!.maxNewTokens)
         }
     }
 
     func makeSample(_ planned: PlannedSample) throws -> Sample {
         let r = records[planned.index]
-        let d = datasets[r.dataset]!
-        let prompt = fillTemplate(d.template ?? "{context}", ["context": r.context, "input": r.input]) + (d.answerPrefix ?? "")
+        let d = definitions[r.dataset]!
+        let prompt = fillTemplate(d.template, ["context": r.context, "input": r.input])
         let tokens = tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
-        return Sample(key: planned.key, id: r.id, dataset: r.dataset, prompt: prompt, promptTokens: tokens, answers: r.answers,
-                      allClasses: r.allClasses, maxNewTokens: d.maxNewTokens, stopAtNewline: d.stopAtNewline ?? false,
-                      lengthTokens: tokens.count, depth: nil, lengthWords: r.lengthWords, metric: d.metric,
-                      firstLineOnly: d.firstLineOnly ?? false)
+        var sample = Sample(key: planned.key, id: r.id, dataset: r.dataset, prompt: prompt, promptTokens: tokens, answers: r.answers,
+                            maxNewTokens: d.maxNewTokens, length: r.words, lengthUnit: .words, depth: nil, metric: d.metric)
+        sample.allClasses = r.allClasses
+        sample.stopStrings = d.stopStrings
+        sample.firstLineOnly = d.firstLineOnly
+        return sample
     }
 }

@@ -1,43 +1,72 @@
 import Foundation
+import Results
 
-/// The scoring rules tasks use, named as task files name them. LongBench's metrics follow
-/// `LongBench/metrics.py` and the packages it calls (`rouge` 1.0.1, `fuzzywuzzy` 0.18.0 on difflib)
-/// quirks included, so scores compare with published numbers.
-public enum Metric: String, Codable, CaseIterable, Sendable {
+/// A metric's verdict on one output: the score (0…1) and any named extra figures, stored beside it.
+public struct MetricResult: Equatable, Sendable {
+    public var score: Double
+    public var figures: [String: Double]
+
+    public init(score: Double, figures: [String: Double] = [:]) {
+        self.score = score
+        self.figures = figures
+    }
+}
+
+/// A scoring rule as task files name it: its kind says which statistics fit its scores (Wilson
+/// and McNemar for proportions, bootstrap for continuous scores).
+public struct Metric: Sendable {
+    public let name: String
+    public let kind: MetricKind
+    let scoring: @Sendable (_ prediction: String, _ answers: [String], _ allClasses: [String]) -> MetricResult
+
+    public init(name: String, kind: MetricKind,
+                scoring: @escaping @Sendable (_ prediction: String, _ answers: [String], _ allClasses: [String]) -> MetricResult) {
+        self.name = name
+        self.kind = kind
+        self.scoring = scoring
+    }
+
+    /// A metric scoring against each reference answer alone, the sample's score being the best
+    /// over its answers (LongBench's rule).
+    public static func bestOverAnswers(_ name: String, _ kind: MetricKind,
+                                       _ score: @escaping @Sendable (_ prediction: String, _ answer: String, _ allClasses: [String]) -> Double) -> Metric {
+        Metric(name: name, kind: kind) { prediction, answers, classes in
+            MetricResult(score: answers.map { score(prediction, $0, classes) }.max() ?? 0)
+        }
+    }
+
+    public func score(_ prediction: String, answers: [String], allClasses: [String] = []) -> MetricResult {
+        guard !answers.isEmpty else { return MetricResult(score: 0) }
+        return scoring(prediction, answers, allClasses)
+    }
+}
+
+/// LongBench's metrics follow `LongBench/metrics.py` and the packages it calls (`rouge` 1.0.1,
+/// `fuzzywuzzy` 0.18.0 on difflib) quirks included, so scores compare with published numbers.
+extension Metric {
     /// The first run of digits in the output equals the answer (passkey).
-    case firstInteger = "first_integer"
-    /// Fraction of the answers that occur in the output, case-insensitively (needle; RULER's string_match_all).
-    case containsAll = "contains_all"
-    case qaF1 = "qa_f1"
-    case rougeL = "rouge_l"
-    case classification
-    case retrieval
-    case count
-    case codeSimilarity = "code_sim"
-
-    /// The score of `prediction` against one reference `answer` (0…1).
-    public func score(_ prediction: String, _ answer: String, allClasses: [String] = []) -> Double {
-        switch self {
-        case .firstInteger: return Metrics.firstInteger(prediction) == Metrics.firstInteger(answer) && Metrics.firstInteger(answer) != nil ? 1 : 0
-        case .containsAll: return prediction.lowercased().contains(answer.lowercased()) ? 1 : 0
-        case .qaF1: return Metrics.qaF1(prediction, answer)
-        case .rougeL: return Metrics.rougeL(prediction, answer)
-        case .classification: return Metrics.classification(prediction, answer, allClasses: allClasses)
-        case .retrieval: return Metrics.retrieval(prediction, answer)
-        case .count: return Metrics.count(prediction, answer)
-        case .codeSimilarity: return Metrics.codeSimilarity(prediction, answer)
-        }
+    public static let firstInteger = bestOverAnswers("first_integer", .proportion) { prediction, answer, _ in
+        let gold = Metrics.firstInteger(answer)
+        return gold != nil && Metrics.firstInteger(prediction) == gold ? 1 : 0
     }
 
-    /// The score of a sample: the best over its answers, except `containsAll`, which is the
-    /// fraction of answers found.
-    public func score(_ prediction: String, answers: [String], allClasses: [String] = []) -> Double {
-        guard !answers.isEmpty else { return 0 }
-        if self == .containsAll {
-            return answers.map { score(prediction, $0) }.reduce(0, +) / Double(answers.count)
-        }
-        return answers.map { score(prediction, $0, allClasses: allClasses) }.max() ?? 0
+    /// The fraction of the answers that occur in the output, case-insensitively (needle), with the
+    /// number found as a figure.
+    public static let containsAll = Metric(name: "contains_all", kind: .proportion) { prediction, answers, _ in
+        let text = prediction.lowercased()
+        let found = answers.filter { text.contains($0.lowercased()) }.count
+        return MetricResult(score: Double(found) / Double(answers.count),
+                            figures: ["answers_found": Double(found), "answers": Double(answers.count)])
     }
+
+    public static let qaF1 = bestOverAnswers("qa_f1", .continuous) { p, a, _ in Metrics.qaF1(p, a) }
+    public static let rougeL = bestOverAnswers("rouge_l", .continuous) { p, a, _ in Metrics.rougeL(p, a) }
+    public static let classification = bestOverAnswers("classification", .proportion) { p, a, classes in
+        Metrics.classification(p, a, allClasses: classes)
+    }
+    public static let retrieval = bestOverAnswers("retrieval", .proportion) { p, a, _ in Metrics.retrieval(p, a) }
+    public static let count = bestOverAnswers("count", .proportion) { p, a, _ in Metrics.count(p, a) }
+    public static let codeSimilarity = bestOverAnswers("code_sim", .continuous) { p, a, _ in Metrics.codeSimilarity(p, a) }
 }
 
 public enum Metrics {

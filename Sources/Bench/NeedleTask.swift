@@ -4,28 +4,58 @@ import Inference
 /// Needle in a haystack (benchmark-formats §3): for each length × depth, the haystack is cut to fit
 /// the length (prompt template and needle included, in the model's tokens), the needle goes in at
 /// the depth, moved back to the start of a sentence, and the model answers the question after it.
-/// Scoring is deterministic: each expected answer must occur in the output, case-insensitively.
-final class NeedleTask: BenchmarkTask {
+/// Every depth of one length and sample index sees the same haystack, so a heatmap row compares
+/// positions, not texts. Scoring is deterministic: each expected answer must occur in the output,
+/// case-insensitively.
+final class NeedleTask: BenchmarkTask, TaskGenerator {
+    static let name = "needle"
+
+    struct Configuration: Decodable {
+        var needle: String
+        var answers: [String]
+        var template: String
+        var answerPrefix: String?
+        var maxNewTokens: Int
+        var metric: String
+
+        enum CodingKeys: String, CodingKey {
+            case needle, answers, template, metric
+            case answerPrefix = "answer_prefix"
+            case maxNewTokens = "max_new_tokens"
+        }
+    }
+
     let name: String
-    let definition: TaskDefinition
+    var family: String { Self.name }
     let request: TaskRequest
     let tokenizer: Tokenizer
+    let maxNewTokens: Int
+    let metric: Metric
     private let needle: String, answers: [String]
     private let before: [Int32], after: [Int32], needleTokens: [Int32]
     private let templateText: (before: String, after: String)
-    private var haystackTokens: [Int32]?
+    private var fileHaystack: [Int32]?
+    /// The last generated haystack, by (length, sample index): the depths of a cell reuse it.
+    private var generatedHaystack: (length: Int, index: Int, tokens: [Int32])?
     private var periodCache: [Int32: Bool] = [:]
     private let haystackSource: String
 
-    init(name: String, definition: TaskDefinition, path: String, request: TaskRequest, tokenizer: Tokenizer) throws {
-        self.name = name
-        self.definition = definition
+    static func make(_ file: TaskFile, request: TaskRequest, catalog: TaskCatalog, tokenizer: Tokenizer) throws -> BenchmarkTask {
+        try NeedleTask(file, request: request, tokenizer: tokenizer)
+    }
+
+    init(_ file: TaskFile, request: TaskRequest, tokenizer: Tokenizer) throws {
+        let c = try file.decode(Configuration.self)
+        name = file.name
         self.request = request
         self.tokenizer = tokenizer
-        needle = try definition.require(definition.needle, "needle", path)
-        answers = try definition.require(definition.answers, "answers", path)
-        let template = try definition.require(definition.template, "template", path) + (definition.answerPrefix ?? "")
-        guard let range = template.range(of: "{context}") else { throw TaskError("\(path): template must contain {context}") }
+        needle = c.needle
+        answers = c.answers
+        maxNewTokens = c.maxNewTokens
+        metric = try MetricRegistry.named(c.metric, in: file.path)
+        guard !answers.isEmpty else { throw TaskError("\(file.path): field 'answers' must list at least one answer") }
+        let template = c.template + (c.answerPrefix ?? "")
+        guard let range = template.range(of: "{context}") else { throw TaskError("\(file.path): template must contain {context}") }
         templateText = (String(template[..<range.lowerBound]), String(template[range.upperBound...]))
         before = tokenizer.encode(templateText.before, addSpecial: true, parseSpecial: false)
         after = tokenizer.encode(templateText.after, addSpecial: false, parseSpecial: false)
@@ -46,7 +76,7 @@ final class NeedleTask: BenchmarkTask {
 
     var parameters: [String: String] {
         ["needle": needle, "answers": answers.joined(separator: " | "), "template": templateText.before + "{context}" + templateText.after,
-         "max_new_tokens": String(definition.maxNewTokens), "metric": definition.metric.rawValue, "haystack": haystackSource,
+         "max_new_tokens": String(maxNewTokens), "metric": metric.name, "haystack": haystackSource,
          "depths": depths.map { String(format: "%g", $0) }.joined(separator: ","), "samples": String(request.samplesPerCell),
          "lengths": request.lengths.map(String.init).joined(separator: ",")]
     }
@@ -55,25 +85,46 @@ final class NeedleTask: BenchmarkTask {
         request.lengths.flatMap { length in
             depths.flatMap { depth in
                 (0..<request.samplesPerCell).map { i in
-                    PlannedSample(key: "\(name)/\(length)/d\(String(format: "%g", depth))/\(i)", lengthTokens: length, depth: depth, index: i)
+                    PlannedSample.generated(key: "\(name)/\(length)/d\(String(format: "%g", depth))/\(i)", index: i, length: length,
+                                            depth: depth, maxNewTokens: maxNewTokens)
                 }
             }
         }
     }
 
-    private func haystack() throws -> [Int32] {
-        if let haystackTokens { return haystackTokens }
-        let longest = request.lengths.max() ?? 0
-        let tokens: [Int32]
-        if let path = request.haystackPath {
-            let text = try Haystack.files(at: path).map { try Haystack.read($0) }.joined(separator: "\n\n")
-            tokens = tokenizer.encode(text, addSpecial: false, parseSpecial: false)
-            guard !tokens.isEmpty else { throw TaskError("\(path): the haystack text is empty") }
-        } else {
-            tokens = Haystack.generated(seed: request.seed, tokens: min(longest, 1 << 18), tokenizer: tokenizer)
+    /// `count` haystack tokens for sample `index` of `length`. A haystack file is read from a
+    /// sentence start chosen by the seed (sample 0: the file's start) and repeats when it is
+    /// shorter than the prompt, as gkamradt's harness does; generated prose is new text to any
+    /// length, from the seed, the length and the index.
+    func haystack(length: Int, index: Int, count: Int) throws -> [Int32] {
+        guard let path = request.haystackPath else {
+            if let cached = generatedHaystack, cached.length == length, cached.index == index, cached.tokens.count >= count {
+                return Array(cached.tokens.prefix(count))
+            }
+            let tokens = Haystack.generated(seed: request.seed, [length, index], tokens: count, tokenizer: tokenizer)
+            generatedHaystack = (length, index, tokens)
+            return tokens
         }
-        haystackTokens = tokens
-        return tokens
+        if fileHaystack == nil {
+            let text = try Haystack.files(at: path).map { try Haystack.read($0) }.joined(separator: "\n\n")
+            fileHaystack = tokenizer.encode(text, addSpecial: false, parseSpecial: false)
+            guard !fileHaystack!.isEmpty else { throw TaskError("\(path): the haystack text is empty") }
+        }
+        let hay = fileHaystack!
+        var start = 0
+        if index > 0 {
+            var random = SeededRandom(seed: request.seed, [length, index])
+            start = Int.random(in: 0..<hay.count, using: &random)
+            while start > 0 && !endsSentence(hay[start - 1]) { start -= 1 }
+        }
+        var context: [Int32] = []
+        context.reserveCapacity(count)
+        var i = start
+        while context.count < count {
+            context.append(hay[i])
+            i = (i + 1) % hay.count
+        }
+        return context
     }
 
     private func endsSentence(_ token: Int32) -> Bool {
@@ -85,38 +136,23 @@ final class NeedleTask: BenchmarkTask {
     }
 
     func makeSample(_ planned: PlannedSample) throws -> Sample {
-        let hay = try haystack()
-        let length = planned.lengthTokens, depth = planned.depth ?? 50
+        let length = planned.length, depth = planned.depth ?? 50
         let budget = length - before.count - after.count - needleTokens.count
-        // Sample 0 starts at the beginning of the haystack; later samples at a seeded sentence start.
-        var start = 0
-        if planned.index > 0 {
-            var random = SeededRandom(seed: request.seed, [length, Int(depth * 1000), planned.index])
-            start = Int.random(in: 0..<hay.count, using: &random)
-            while start > 0 && !endsSentence(hay[start - 1]) { start -= 1 }
-        }
-        var context: [Int32] = []
-        context.reserveCapacity(budget)
-        var i = start
-        while context.count < budget {
-            context.append(hay[i])
-            i = (i + 1) % hay.count
-        }
+        let context = try haystack(length: length, index: planned.index, count: budget)
         var insertion = depth >= 100 ? budget : Int(Double(budget) * depth / 100)
         while insertion > 0 && insertion < budget && !endsSentence(context[insertion - 1]) { insertion -= 1 }
         let tokens = before + context[..<insertion] + needleTokens + context[insertion...] + after
         let text = templateText.before + tokenizer.decode(Array(context[..<insertion]), renderSpecial: false) + needle
             + tokenizer.decode(Array(context[insertion...]), renderSpecial: false) + templateText.after
         return Sample(key: planned.key, id: "\(name)-\(length)-\(String(format: "%g", depth))-\(planned.index)", dataset: name,
-                      prompt: text, promptTokens: tokens, answers: answers, allClasses: [], maxNewTokens: definition.maxNewTokens,
-                      stopAtNewline: false, lengthTokens: length, depth: depth, lengthWords: nil, metric: definition.metric,
-                      firstLineOnly: definition.firstLineOnly ?? false)
+                      prompt: text, promptTokens: tokens, answers: answers, maxNewTokens: maxNewTokens, length: length,
+                      lengthUnit: .tokens, depth: depth, metric: metric)
     }
 }
 
 /// Haystack text: the `.txt` files of a folder (in name order) or one file; or prose generated
 /// from the seed.
-enum Haystack {
+public enum Haystack {
     static func files(at path: String) throws -> [String] {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
@@ -134,8 +170,9 @@ enum Haystack {
     }
 
     /// Varied prose: sentences drawn from small grammars of subjects, actions, objects and settings,
-    /// grouped into paragraphs, until `tokens` tokens.
-    static func generated(seed: Int, tokens count: Int, tokenizer: Tokenizer) -> [Int32] {
+    /// grouped into paragraphs, until `tokens` tokens. The random stream never cycles within any
+    /// length lmbench accepts, so the text does not repeat itself (single sentences do, as in prose).
+    public static func generated(seed: Int, _ parts: [Int], tokens count: Int, tokenizer: Tokenizer) -> [Int32] {
         let subjects = ["The old miller", "A young teacher", "The river pilot", "My grandmother", "The night watchman", "A travelling doctor",
                         "The village council", "Our neighbour", "The harbour master", "A quiet student", "The baker's daughter",
                         "The station clerk", "An elderly sailor", "The gardener", "A stranger from the north", "The choir"]
@@ -151,8 +188,9 @@ enum Haystack {
                        "Prices at the market had risen again.", "The dogs barked at every cart that passed.",
                        "Everyone agreed it had been a good year for pears.", "A letter arrived from the city soon after.",
                        "The clock in the square was running slow.", "Smoke rose straight up from the chimneys."]
-        var random = SeededRandom(seed: seed, [0x4E45_4544])
+        var random = SeededRandom(seed: seed, [0x4E45_4544] + parts)
         var result: [Int32] = []
+        result.reserveCapacity(count + 64)
         while result.count < count {
             var paragraph: [String] = []
             for _ in 0..<Int.random(in: 3...7, using: &random) {
@@ -165,6 +203,6 @@ enum Haystack {
             }
             result += tokenizer.encode(paragraph.joined(separator: " ") + "\n\n", addSpecial: false, parseSpecial: false)
         }
-        return result
+        return Array(result.prefix(count))
     }
 }

@@ -6,24 +6,49 @@ import Inference
 /// model's own tokens, so a `4k` prompt is at most 4096 tokens, question included. Without
 /// `--depths` the key position k is uniform in 0…N; with it, k sits at each depth of the grid.
 /// The answer is the key (1…10,000,000), scored by the first integer in the output.
-final class PasskeyTask: BenchmarkTask {
+final class PasskeyTask: BenchmarkTask, TaskGenerator {
+    static let name = "passkey"
+
+    struct Configuration: Decodable {
+        var prefix: String
+        var filler: String
+        var keySentence: String
+        var question: String
+        var maxNewTokens: Int
+        var metric: String
+
+        enum CodingKeys: String, CodingKey {
+            case prefix, filler, question, metric
+            case keySentence = "key_sentence"
+            case maxNewTokens = "max_new_tokens"
+        }
+    }
+
     let name: String
-    let definition: TaskDefinition
+    var family: String { Self.name }
     let request: TaskRequest
     let tokenizer: Tokenizer
+    let maxNewTokens: Int
+    let metric: Metric
     private let prefix: String, filler: String, keySentence: String, question: String
     private let bos: [Int32], prefixTokens: [Int32], fillerTokens: [Int32], questionTokens: [Int32]
 
-    init(name: String, definition: TaskDefinition, path: String, request: TaskRequest, tokenizer: Tokenizer) throws {
-        self.name = name
-        self.definition = definition
+    static func make(_ file: TaskFile, request: TaskRequest, catalog: TaskCatalog, tokenizer: Tokenizer) throws -> BenchmarkTask {
+        try PasskeyTask(file, request: request, tokenizer: tokenizer)
+    }
+
+    init(_ file: TaskFile, request: TaskRequest, tokenizer: Tokenizer) throws {
+        let c = try file.decode(Configuration.self)
+        name = file.name
         self.request = request
         self.tokenizer = tokenizer
-        prefix = try definition.require(definition.prefix, "prefix", path)
-        filler = try definition.require(definition.filler, "filler", path)
-        keySentence = try definition.require(definition.keySentence, "key_sentence", path)
-        question = try definition.require(definition.question, "question", path)
-        guard keySentence.contains("{key}") else { throw TaskError("\(path): key_sentence must contain {key}") }
+        prefix = c.prefix
+        filler = c.filler
+        keySentence = c.keySentence
+        question = c.question
+        maxNewTokens = c.maxNewTokens
+        metric = try MetricRegistry.named(c.metric, in: file.path)
+        guard keySentence.contains("{key}") else { throw TaskError("\(file.path): key_sentence must contain {key}") }
         bos = tokenizer.encode("", addSpecial: true, parseSpecial: false)
         prefixTokens = tokenizer.encode(prefix, addSpecial: false, parseSpecial: false)
         fillerTokens = tokenizer.encode(" " + filler, addSpecial: false, parseSpecial: false)
@@ -37,7 +62,7 @@ final class PasskeyTask: BenchmarkTask {
 
     var parameters: [String: String] {
         var p = ["prefix": prefix, "filler": filler, "key_sentence": keySentence, "question": question,
-                 "max_new_tokens": String(definition.maxNewTokens), "metric": definition.metric.rawValue,
+                 "max_new_tokens": String(maxNewTokens), "metric": metric.name,
                  "key_range": "1...10000000", "samples": String(request.samplesPerCell),
                  "lengths": request.lengths.map(String.init).joined(separator: ",")]
         p["depths"] = request.depths.map { $0.map { String(format: "%g", $0) }.joined(separator: ",") } ?? "uniform"
@@ -54,7 +79,8 @@ final class PasskeyTask: BenchmarkTask {
             for depth in request.depths.map({ $0.map(Optional.some) }) ?? [nil] {
                 for i in 0..<request.samplesPerCell {
                     let depthKey = depth.map { String(format: "d%g", $0) } ?? "uniform"
-                    planned.append(PlannedSample(key: "\(name)/\(length)/\(depthKey)/\(i)", lengthTokens: length, depth: depth, index: i))
+                    planned.append(.generated(key: "\(name)/\(length)/\(depthKey)/\(i)", index: i, length: length, depth: depth,
+                                              maxNewTokens: maxNewTokens))
                 }
             }
         }
@@ -62,7 +88,7 @@ final class PasskeyTask: BenchmarkTask {
     }
 
     func makeSample(_ planned: PlannedSample) throws -> Sample {
-        let length = planned.lengthTokens
+        let length = planned.length
         var random = SeededRandom(seed: request.seed, [length, planned.depth.map { Int($0 * 1000) } ?? -1, planned.index])
         let key = Int.random(in: 1...10_000_000, using: &random)
         let keyPart = keyTokens(key)
@@ -79,8 +105,7 @@ final class PasskeyTask: BenchmarkTask {
         let restText = String(repeating: " " + filler, count: n - k)
         let text = prefix + fillerText + " " + keySentence.replacingOccurrences(of: "{key}", with: String(key)) + restText + question
         return Sample(key: planned.key, id: "\(name)-\(length)-\(planned.index)", dataset: name, prompt: text, promptTokens: tokens,
-                      answers: [String(key)], allClasses: [], maxNewTokens: definition.maxNewTokens, stopAtNewline: false,
-                      lengthTokens: length, depth: planned.depth ?? (n > 0 ? 100 * Double(k) / Double(n) : 0), lengthWords: nil,
-                      metric: definition.metric, firstLineOnly: definition.firstLineOnly ?? false)
+                      answers: [String(key)], maxNewTokens: maxNewTokens, length: length, lengthUnit: .tokens,
+                      depth: planned.depth ?? (n > 0 ? 100 * Double(k) / Double(n) : 0), metric: metric)
     }
 }

@@ -6,9 +6,10 @@ public final class ComputeContext: @unchecked Sendable {
     public let parallelism: Parallelism
     let arena: ScratchArena
 
-    /// Scratch slots per worker: 0 packed panel, 1 dequantized row, 2 C tile, 3–6 attention (query
-    /// tile, scores, output, softmax state); on worker 0 only, 7 holds per-call data shared by all
-    /// workers (padded tail rows, block sums, attention partials).
+    /// Scratch slots per worker: 0 the GEMM's packed panel, or attention's queries rotated for far
+    /// keys (the two never run at once); 1 dequantized row; 2 C tile; 3–6 attention (query tile,
+    /// scores, output, softmax state); on worker 0 only, 7 holds per-call data shared by all workers
+    /// (padded tail rows, the mat-vec input's 16-bit codes and scales, attention partials).
     static let scratchSlots = 8
 
     public init(parallelism: Parallelism = .allCores) {

@@ -1,18 +1,19 @@
 import Foundation
 import Results
 
-/// Mean of a set of numbers with its count (every mean a report shows carries its n).
+/// Mean of a set of numbers with its count (every mean a report shows carries its n), keeping the
+/// values for intervals that need them (the bootstrap).
 public struct Mean: Equatable, Sendable {
-    public var sum = 0.0
-    public var n = 0
+    public private(set) var values: [Double] = []
+    public var sum: Double { values.reduce(0, +) }
+    public var n: Int { values.count }
 
     public init() {}
     public init<S: Sequence>(_ values: S) where S.Element == Double { for v in values { add(v) } }
 
     public mutating func add(_ value: Double?) {
         guard let value, value.isFinite else { return }
-        sum += value
-        n += 1
+        values.append(value)
     }
 
     public var value: Double? { n > 0 ? sum / Double(n) : nil }
@@ -21,6 +22,8 @@ public struct Mean: Equatable, Sendable {
 /// One (engine, length) cell of a run's samples: accuracy, latency and memory.
 public struct Cell: Equatable, Sendable {
     public var score = Mean()
+    /// The kind of the scores' metric (a cell's samples share one metric).
+    public var kind = MetricKind.proportion
     public var timeToFirstTokenMs = Mean()
     public var prefillTokensPerSecond = Mean()
     public var decodeTokensPerSecond = Mean()
@@ -35,6 +38,7 @@ public struct Cell: Equatable, Sendable {
     public mutating func add(_ s: SampleRecord) {
         statuses[s.status, default: 0] += 1
         guard s.status == .ok else { return }
+        kind = s.metricKind
         score.add(s.score)
         timeToFirstTokenMs.add(s.timeToFirstTokenMs)
         prefillTokensPerSecond.add(s.prefillTokensPerSecond)
@@ -45,17 +49,22 @@ public struct Cell: Equatable, Sendable {
         if s.truncated { truncated += 1 }
     }
 
+    /// The 95% interval of the mean score that fits the metric's kind.
+    public var scoreInterval: (lower: Double, upper: Double)? { ScoreInterval.interval(kind: kind, scores: score.values) }
+
     /// Samples that did not run to completion.
     public var notRun: Int { statuses.filter { $0.key != .ok }.reduce(0) { $0 + $1.value } }
 }
 
-/// How samples are grouped along the length axis: grid lengths for generated tasks, LongBench-E
-/// buckets (by the records' word counts) for LongBench.
+/// How samples are grouped along the length axis: grid lengths for samples sized in tokens,
+/// LongBench-E buckets for samples measured in their records' words.
 public enum LengthAxis {
     /// The label and a sort order.
     public static func group(_ s: SampleRecord) -> (label: String, order: Int) {
-        if let words = s.lengthWords { return longBenchBucket(words: words) }
-        return (label(tokens: s.lengthTokens), s.lengthTokens)
+        switch s.lengthUnit {
+        case .words: return longBenchBucket(words: s.length)
+        case .tokens: return (label(tokens: s.length), s.length)
+        }
     }
 
     public static func longBenchBucket(words: Int) -> (label: String, order: Int) {
@@ -67,6 +76,15 @@ public enum LengthAxis {
         if n >= 1024 && n % 1024 == 0 { return "\(n >> 10)k" }
         return "\(n)"
     }
+}
+
+/// How a task family's results are laid out: per dataset (loaded benchmarks whose records come
+/// from several datasets) or per length (generated tasks). A family laid out per dataset is one
+/// line here.
+public enum ReportLayout {
+    public static let byDatasetFamilies: Set<String> = ["longbench"]
+
+    public static func isByDataset(_ s: SampleRecord) -> Bool { byDatasetFamilies.contains(s.taskFamily) }
 }
 
 /// Samples grouped into cells by engine and length, keeping the engines' first-seen order.

@@ -1,10 +1,10 @@
 import Foundation
 
-/// One self-contained XHTML page (well-formed XML, so any XML parser reads it) from the project's
-/// Markdown, with SVG plots inline.
+/// One self-contained XHTML page (well-formed XML, so any XML parser reads it) of a report
+/// document, with its SVG plots inline.
 public enum HTMLPage {
-    public static func render(title: String, markdown: String, plots: [(title: String, svg: String)]) -> String {
-        var body = convert(markdown)
+    public static func render(title: String, document: Document, plots: [Plot]) -> String {
+        var body = document.html
         if !plots.isEmpty {
             body += "<h2>Plots</h2>\n"
             for plot in plots { body += "<figure>\n\(plot.svg)<figcaption>\(xmlEscape(plot.title))</figcaption></figure>\n" }
@@ -33,65 +33,8 @@ public enum HTMLPage {
             """
     }
 
-    /// The Markdown subset lmbench writes: headings, pipe tables, bullet lists, paragraphs, `code`, **bold**.
-    static func convert(_ markdown: String) -> String {
-        var html = ""
-        var lines = markdown.components(separatedBy: "\n")[...]
-        while let line = lines.first {
-            if line.hasPrefix("|") {
-                var block: [String] = []
-                while let l = lines.first, l.hasPrefix("|") { block.append(l); lines.removeFirst() }
-                html += table(block)
-            } else if line.hasPrefix("- ") {
-                html += "<ul>\n"
-                while let l = lines.first, l.hasPrefix("- ") { html += "<li>\(inline(String(l.dropFirst(2))))</li>\n"; lines.removeFirst() }
-                html += "</ul>\n"
-            } else if line.hasPrefix("#") {
-                let level = min(6, line.prefix { $0 == "#" }.count)
-                html += "<h\(level)>\(inline(line.dropFirst(level).trimmingCharacters(in: .whitespaces)))</h\(level)>\n"
-                lines.removeFirst()
-            } else if line.trimmingCharacters(in: .whitespaces).isEmpty {
-                lines.removeFirst()
-            } else {
-                var paragraph: [String] = []
-                while let l = lines.first, !l.trimmingCharacters(in: .whitespaces).isEmpty, !l.hasPrefix("|"), !l.hasPrefix("#"), !l.hasPrefix("- ") {
-                    paragraph.append(l)
-                    lines.removeFirst()
-                }
-                html += "<p>\(inline(paragraph.joined(separator: " ")))</p>\n"
-            }
-        }
-        return html
-    }
-
-    static func cells(_ row: String) -> [String] {
-        var cells: [String] = []
-        var current = ""
-        var escaped = false
-        for c in row.trimmingCharacters(in: .whitespaces).dropFirst().dropLast() {
-            if escaped { current.append(c); escaped = false; continue }
-            if c == "\\" { escaped = true; continue }
-            if c == "|" { cells.append(current.trimmingCharacters(in: .whitespaces)); current = ""; continue }
-            current.append(c)
-        }
-        cells.append(current.trimmingCharacters(in: .whitespaces))
-        return cells
-    }
-
-    static func table(_ rows: [String]) -> String {
-        guard rows.count >= 2 else { return "" }
-        let header = cells(rows[0]), alignment = cells(rows[1]).map { $0.hasSuffix(":") }
-        var html = "<table>\n<thead><tr>" + header.map { "<th>\(inline($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
-        for row in rows.dropFirst(2) {
-            html += "<tr>" + cells(row).enumerated().map { i, c in
-                (i < alignment.count && alignment[i] ? "<td class=\"num\">" : "<td>") + inline(c) + "</td>"
-            }.joined() + "</tr>\n"
-        }
-        return html + "</tbody>\n</table>\n"
-    }
-
     /// `code` and **bold**, everything else escaped.
-    static func inline(_ text: String) -> String {
+    public static func inline(_ text: String) -> String {
         var out = ""
         var rest = Substring(text)
         while !rest.isEmpty {

@@ -147,10 +147,10 @@ public enum SVG {
 /// The four plots of a set of samples: needle heatmaps (one per engine, when depths were gridded),
 /// accuracy, prefill tokens/s and peak memory against length.
 public struct ReportPlots {
-    public var files: [(name: String, title: String, svg: String)] = []
+    public var files: [Plot] = []
 
     public init(samples: [SampleRecord]) {
-        let generated = samples.filter { $0.lengthWords == nil }
+        let generated = samples.filter { !ReportLayout.isByDataset($0) && $0.lengthUnit == .tokens }
         guard !generated.isEmpty else { return }
         let table = CellTable(generated)
         func series(_ value: (Cell) -> Double?) -> [SVG.Series] {
@@ -164,27 +164,27 @@ public struct ReportPlots {
         let depthSamples = generated.filter { $0.depth != nil }
         let depths = Array(Set(depthSamples.compactMap(\.depth))).sorted()
         // A heatmap needs a depth grid: every length run at the same depths (not passkey's random depths).
-        let depthsByLength = Dictionary(grouping: depthSamples, by: \.lengthTokens).mapValues { Set($0.compactMap(\.depth)) }
+        let depthsByLength = Dictionary(grouping: depthSamples, by: \.length).mapValues { Set($0.compactMap(\.depth)) }
         if depths.count > 1, depthsByLength.values.allSatisfy({ $0 == Set(depths) }) {
             for engine in table.engines {
                 let mine = depthSamples.filter { $0.engine == engine && $0.status == .ok }
                 var means: [String: Mean] = [:]
-                for s in mine { means["\(s.lengthTokens)/\(s.depth!)", default: Mean()].add(s.score) }
-                let lengths = Array(Set(mine.map(\.lengthTokens))).sorted().map { (value: $0, label: LengthAxis.label(tokens: $0)) }
+                for s in mine { means["\(s.length)/\(s.depth!)", default: Mean()].add(s.score) }
+                let lengths = Array(Set(mine.map(\.length))).sorted().map { (value: $0, label: LengthAxis.label(tokens: $0)) }
                 guard !lengths.isEmpty else { continue }
                 let svg = SVG.heatmap(title: "\(task): \(engine)", lengths: lengths, depths: depths) { length, depth in
                     means["\(length)/\(depth)"].flatMap { m in m.value.map { ($0, m.n) } }
                 }
-                files.append(("heatmap-\(Self.slug(engine)).svg", "Retrieval by depth × length, \(engine)", svg))
+                files.append(Plot(name: "heatmap-\(Self.slug(engine)).svg", title: "Retrieval by depth × length, \(engine)", svg: svg))
             }
         }
-        files.append(("accuracy.svg", "Accuracy vs length",
+        files.append(Plot(name: "accuracy.svg", title: "Accuracy vs length", svg:
                       SVG.lineChart(title: "\(task): accuracy vs length", xLabel: "prompt length (tokens, log₂ scale)", yLabel: "accuracy",
                                     series: series { $0.score.value }, logX: true, unitY: true, valueFormat: "%.2f")))
-        files.append(("prefill.svg", "Prefill tokens/s vs length",
+        files.append(Plot(name: "prefill.svg", title: "Prefill tokens/s vs length", svg:
                       SVG.lineChart(title: "\(task): prefill speed", xLabel: "prompt length (tokens, log₂ scale)", yLabel: "prefill tokens/s",
                                     series: series { $0.prefillTokensPerSecond.value }, logX: true, unitY: false, valueFormat: "%.0f")))
-        files.append(("memory.svg", "Peak memory vs length",
+        files.append(Plot(name: "memory.svg", title: "Peak memory vs length", svg:
                       SVG.lineChart(title: "\(task): peak memory", xLabel: "prompt length (tokens, log₂ scale)", yLabel: "peak RSS (MiB)",
                                     series: series { $0.peakRSSBytes.value.map { $0 / 1_048_576 } }, logX: true, unitY: false, valueFormat: "%.0f")))
     }

@@ -1,8 +1,13 @@
 import Foundation
 import Results
 
-/// Cells of two sets of samples compared: accuracy that fell below the earlier cell's 95% Wilson
-/// interval, prefill tokens/s down by more than 10%, peak RSS up by more than 10%.
+/// Cells (task × engine × length) of two sets of samples compared. Accuracy is flagged when it fell
+/// below the earlier cell's 95% interval (Wilson for proportions, bootstrap for continuous scores);
+/// where the same samples ran on both sides (the same sample keys: nightlies of one suite, or two
+/// engines of one run), the paired test of the difference (McNemar's exact test for right/wrong
+/// scores, a paired bootstrap otherwise) is given beside it. Small nightlies flag a collapse that a
+/// paired test at n = 4 cannot call significant, so the flag is the interval's. Also flagged:
+/// prefill or decode tokens/s down, or peak RSS up, by more than 10%, and more samples that did not run.
 public struct Comparison: Sendable {
     public struct Row: Sendable {
         public var task: String
@@ -10,6 +15,8 @@ public struct Comparison: Sendable {
         public var column: String
         public var before: Cell?
         public var after: Cell?
+        /// After against before on the samples both ran.
+        public var paired: PairedResult?
         public var flags: [String]
     }
 
@@ -19,20 +26,27 @@ public struct Comparison: Sendable {
     public var rows: [Row]
     public var regressions: [Row] { rows.filter { !$0.flags.isEmpty } }
 
+    struct Side {
+        var task: String, engine: String, column: String, order: Int
+        var cell = Cell()
+        var scores: [String: Double] = [:]
+    }
+
     /// Compares `before` and `after` cell by cell: (task, engine, length or LongBench bucket).
     public init(before: [SampleRecord], after: [SampleRecord]) {
-        func cells(_ samples: [SampleRecord]) -> [String: (task: String, engine: String, column: String, order: Int, cell: Cell)] {
-            var result: [String: (String, String, String, Int, Cell)] = [:]
+        func sides(_ samples: [SampleRecord]) -> [String: Side] {
+            var result: [String: Side] = [:]
             for s in samples {
                 let g = LengthAxis.group(s)
                 let key = "\(s.task)\u{1F}\(s.engine)\u{1F}\(g.label)"
-                var entry = result[key] ?? (s.task, s.engine, g.label, g.order, Cell())
-                entry.4.add(s)
-                result[key] = entry
+                var side = result[key] ?? Side(task: s.task, engine: s.engine, column: g.label, order: g.order)
+                side.cell.add(s)
+                if s.status == .ok, let score = s.score { side.scores[s.sampleKey] = score }
+                result[key] = side
             }
-            return result.mapValues { (task: $0.0, engine: $0.1, column: $0.2, order: $0.3, cell: $0.4) }
+            return result
         }
-        let a = cells(before), b = cells(after)
+        let a = sides(before), b = sides(after)
         let keys = Set(a.keys).union(b.keys).sorted {
             let x = a[$0] ?? b[$0]!, y = a[$1] ?? b[$1]!
             return (x.task, x.engine, x.order) < (y.task, y.engine, y.order)
@@ -40,17 +54,38 @@ public struct Comparison: Sendable {
         rows = keys.map { key in
             let x = a[key], y = b[key]
             let info = x ?? y!
-            return Row(task: info.task, engine: info.engine, column: info.column, before: x?.cell, after: y?.cell,
-                       flags: Comparison.flags(before: x?.cell, after: y?.cell))
+            var paired: PairedResult?
+            if let x, let y {
+                let common = x.scores.keys.filter { y.scores[$0] != nil }.sorted()
+                if !common.isEmpty {
+                    let kind: MetricKind = x.cell.kind == y.cell.kind ? x.cell.kind : .continuous
+                    paired = PairedComparison.compare(kind: kind, pairs: common.map { (a: x.scores[$0]!, b: y.scores[$0]!) })
+                }
+            }
+            return Row(task: info.task, engine: info.engine, column: info.column, before: x?.cell, after: y?.cell, paired: paired,
+                       flags: Comparison.flags(before: x?.cell, after: y?.cell, paired: paired))
         }
     }
 
-    static func flags(before: Cell?, after: Cell?) -> [String] {
+    /// Two engines of the same samples: `first`'s samples against `second`'s, cell by cell.
+    public init(samples: [SampleRecord], first: String, second: String) {
+        func relabelled(_ engine: String) -> [SampleRecord] {
+            samples.filter { $0.engine == engine }.map { s in
+                var s = s
+                s.engine = "\(first) → \(second)"
+                return s
+            }
+        }
+        self.init(before: relabelled(first), after: relabelled(second))
+    }
+
+    static func flags(before: Cell?, after: Cell?, paired: PairedResult?) -> [String] {
         guard let before, let after else { return [] }
         var flags: [String] = []
-        if let old = before.score.value, let new = after.score.value {
-            let interval = WilsonInterval(successes: before.score.sum, trials: before.score.n)
-            if new < interval.lower { flags.append(String(format: "accuracy %.2f → %.2f (below %.2f)", old, new, interval.lower)) }
+        if let old = before.score.value, let new = after.score.value, let interval = before.scoreInterval, new < interval.lower {
+            var flag = String(format: "accuracy %.2f → %.2f (below %.2f)", old, new, interval.lower)
+            if let paired { flag += String(format: ", paired: %@ p=%.3g, n=%d", paired.testName, paired.pValue, paired.n) }
+            flags.append(flag)
         }
         if let old = before.prefillTokensPerSecond.value, let new = after.prefillTokensPerSecond.value, new < old * (1 - speedTolerance) {
             flags.append(String(format: "prefill %.0f → %.0f tok/s (%+.0f%%)", old, new, 100 * (new / old - 1)))
@@ -66,31 +101,31 @@ public struct Comparison: Sendable {
         return flags
     }
 
-    public func markdown(title: String, beforeName: String, afterName: String) -> String {
+    public func document(title: String, beforeName: String, afterName: String) -> Document {
         func delta(_ a: Double?, _ b: Double?, percent: Bool, format: String) -> String {
             guard let a, let b else { return "–" }
             return percent ? String(format: "%+.1f%%", 100 * (b / a - 1)) : String(format: format, b - a)
         }
-        var out = ["## \(title)", ""]
+        var doc = Document()
+        doc.heading(2, title)
         let flagged = regressions
-        out.append(flagged.isEmpty ? "No regressions." : "**\(flagged.count) regression\(flagged.count == 1 ? "" : "s")** (accuracy below the earlier 95% interval, speed down or memory up by more than 10%):")
-        out.append("")
-        for row in flagged { out.append("- \(row.task) · \(row.engine) · \(row.column): " + row.flags.joined(separator: "; ")) }
-        if !flagged.isEmpty { out.append("") }
+        doc.paragraph(flagged.isEmpty ? "No regressions." : "**\(flagged.count) regression\(flagged.count == 1 ? "" : "s")** (accuracy below the earlier 95% interval, with the paired test on the common samples; speed down or memory up by more than 10%):")
+        doc.bullets(flagged.map { "\($0.task) · \($0.engine) · \($0.column): " + $0.flags.joined(separator: "; ") })
+        doc.paragraph("\"paired\": the accuracy difference on the samples both sides ran, with McNemar's exact test (right/wrong scores) or a paired bootstrap (continuous scores); ⚠ marks p < 0.05.")
         let body = rows.map { r -> [String] in
             [r.task, r.engine, r.column,
              Leaderboard.accuracyCell(r.before), Leaderboard.accuracyCell(r.after),
              delta(r.before?.score.value, r.after?.score.value, percent: false, format: "%+.2f"),
+             Leaderboard.pairedCell(r.paired, scale: 1),
              Format.number(r.before?.prefillTokensPerSecond.value), Format.number(r.after?.prefillTokensPerSecond.value),
              delta(r.before?.prefillTokensPerSecond.value, r.after?.prefillTokensPerSecond.value, percent: true, format: ""),
              Format.mebibytes(r.before?.peakRSSBytes.value), Format.mebibytes(r.after?.peakRSSBytes.value),
              delta(r.before?.peakRSSBytes.value, r.after?.peakRSSBytes.value, percent: true, format: ""),
              r.flags.isEmpty ? "" : "⚠ " + r.flags.joined(separator: "; ")]
         }
-        out.append(Format.table(["task", "engine", "length", "accuracy \(beforeName)", "accuracy \(afterName)", "Δ",
-                                 "prefill tok/s \(beforeName)", "prefill tok/s \(afterName)", "Δ", "peak RSS MiB \(beforeName)",
-                                 "peak RSS MiB \(afterName)", "Δ", "flags"], body, rightAligned: Set(3...11)))
-        out.append("")
-        return out.joined(separator: "\n")
+        doc.table(["task", "engine", "length", "accuracy \(beforeName)", "accuracy \(afterName)", "Δ", "paired",
+                   "prefill tok/s \(beforeName)", "prefill tok/s \(afterName)", "Δ", "peak RSS MiB \(beforeName)",
+                   "peak RSS MiB \(afterName)", "Δ", "flags"], body, rightAligned: Set(3...12))
+        return doc
     }
 }

@@ -1,157 +1,5 @@
 import Foundation
 
-/// The machine a run ran on.
-public struct MachineFacts: Codable, Equatable, Sendable {
-    public var cpu: String
-    public var cores: Int
-    public var memoryBytes: Int
-    public var os: String
-
-    public init(cpu: String, cores: Int, memoryBytes: Int, os: String) {
-        self.cpu = cpu
-        self.cores = cores
-        self.memoryBytes = memoryBytes
-        self.os = os
-    }
-}
-
-/// One engine of a run: its label (what reports show, unique in the run), the strategy it runs and
-/// every parameter it ran with (defaults included).
-public struct EngineRecord: Codable, Equatable, Sendable {
-    public var label: String
-    public var strategy: String
-    public var parameters: [String: String]
-
-    public init(label: String, strategy: String, parameters: [String: String]) {
-        self.label = label
-        self.strategy = strategy
-        self.parameters = parameters
-    }
-}
-
-/// Everything needed to reproduce a run.
-public struct RunRecord: Equatable, Sendable {
-    public var id: Int64 = 0
-    /// A digest of the configuration: re-running the same command finds this run and resumes it.
-    public var key: String
-    public var task: String
-    public var taskParameters: [String: String]
-    public var engines: [EngineRecord]
-    public var modelPath: String
-    public var modelName: String
-    public var modelSHA256: String
-    public var seed: Int
-    public var lmbenchVersion: String
-    public var machine: MachineFacts
-    /// Free-form labels, e.g. `suite` and `nightly` (a date) for nightly runs.
-    public var tags: [String: String]
-    public var command: String
-    public var createdAt: String = ""
-    public var finishedAt: String?
-    /// Samples planned, set when the run starts.
-    public var plannedSamples: Int
-
-    public init(key: String, task: String, taskParameters: [String: String], engines: [EngineRecord], modelPath: String,
-                modelName: String, modelSHA256: String, seed: Int, lmbenchVersion: String, machine: MachineFacts,
-                tags: [String: String], command: String, plannedSamples: Int) {
-        self.key = key
-        self.task = task
-        self.taskParameters = taskParameters
-        self.engines = engines
-        self.modelPath = modelPath
-        self.modelName = modelName
-        self.modelSHA256 = modelSHA256
-        self.seed = seed
-        self.lmbenchVersion = lmbenchVersion
-        self.machine = machine
-        self.tags = tags
-        self.command = command
-        self.plannedSamples = plannedSamples
-    }
-}
-
-/// How a sample ended.
-public enum SampleStatus: String, Codable, Sendable, CaseIterable {
-    case ok
-    /// Not run: it could not fit in memory (or the engine cannot take it); `error` says why.
-    case skipped
-    /// Stopped at the per-sample time limit.
-    case timedOut = "timed-out"
-    /// The engine failed; `error` says how.
-    case error
-}
-
-/// One sample run through one engine, with its score and costs.
-public struct SampleRecord: Equatable, Sendable {
-    public var runID: Int64
-    public var engine: String
-    /// Stable identity of the sample within its run (with `engine`, unique).
-    public var sampleKey: String
-    public var task: String
-    /// The LongBench dataset, or the task name for generated tasks.
-    public var dataset: String
-    /// The sample's own id (LongBench `_id`, or a generated one).
-    public var sampleID: String
-    /// Nominal length in tokens (the grid length for generated tasks, the prompt tokens for loaded ones).
-    public var lengthTokens: Int
-    public var depth: Double?
-    /// LongBench's `length` field (words), for LongBench-E buckets.
-    public var lengthWords: Int?
-    public var expected: [String]
-    public var output: String
-    /// 0…1; nil when the sample did not run.
-    public var score: Double?
-    public var metric: String
-    public var promptTokens: Int
-    public var truncated: Bool
-    public var prefillMs: Double?
-    public var timeToFirstTokenMs: Double?
-    public var decodeMs: Double?
-    public var decodeTokens: Int
-    public var decodeTokensPerSecond: Double?
-    public var peakRSSBytes: Int?
-    public var attentionStateBytes: Int?
-    public var status: SampleStatus
-    public var error: String?
-    public var finishedAt: String = ""
-
-    public init(runID: Int64, engine: String, sampleKey: String, task: String, dataset: String, sampleID: String,
-                lengthTokens: Int, depth: Double?, lengthWords: Int?, expected: [String], output: String, score: Double?,
-                metric: String, promptTokens: Int, truncated: Bool, prefillMs: Double?, timeToFirstTokenMs: Double?,
-                decodeMs: Double?, decodeTokens: Int, decodeTokensPerSecond: Double?, peakRSSBytes: Int?,
-                attentionStateBytes: Int?, status: SampleStatus, error: String?) {
-        self.runID = runID
-        self.engine = engine
-        self.sampleKey = sampleKey
-        self.task = task
-        self.dataset = dataset
-        self.sampleID = sampleID
-        self.lengthTokens = lengthTokens
-        self.depth = depth
-        self.lengthWords = lengthWords
-        self.expected = expected
-        self.output = output
-        self.score = score
-        self.metric = metric
-        self.promptTokens = promptTokens
-        self.truncated = truncated
-        self.prefillMs = prefillMs
-        self.timeToFirstTokenMs = timeToFirstTokenMs
-        self.decodeMs = decodeMs
-        self.decodeTokens = decodeTokens
-        self.decodeTokensPerSecond = decodeTokensPerSecond
-        self.peakRSSBytes = peakRSSBytes
-        self.attentionStateBytes = attentionStateBytes
-        self.status = status
-        self.error = error
-    }
-
-    /// Prompt tokens per second of prefill.
-    public var prefillTokensPerSecond: Double? {
-        prefillMs.flatMap { $0 > 0 ? Double(promptTokens) / ($0 / 1000) : nil }
-    }
-}
-
 /// The SQLite results store: runs and their samples. Opening a database creates or migrates its
 /// schema (WAL journal, so reports can read while a run writes). Each sample is committed on its
 /// own, so a killed run loses at most the sample in flight.
@@ -160,66 +8,69 @@ public final class ResultsStore {
     public let database: SQLiteDatabase
     public var path: String { database.path }
 
-    /// Schema migrations; migration i takes `user_version` from i to i + 1. Append, never edit.
+    /// Schema migrations of databases written by earlier versions; migration i takes `user_version`
+    /// from i to i + 1. Append, never edit. A new database is created from the tables' declarations
+    /// at the latest version (a test checks that both ways give the same schema).
     static let migrations: [String] = [
+        // 1: the first schema.
         """
         CREATE TABLE runs (
-            id INTEGER PRIMARY KEY,
-            key TEXT NOT NULL,
-            task TEXT NOT NULL,
-            task_parameters TEXT NOT NULL,
-            engines TEXT NOT NULL,
-            model_path TEXT NOT NULL,
-            model_name TEXT NOT NULL,
-            model_sha256 TEXT NOT NULL,
-            seed INTEGER NOT NULL,
-            lmbench_version TEXT NOT NULL,
-            machine TEXT NOT NULL,
-            tags TEXT NOT NULL,
-            command TEXT NOT NULL,
-            planned_samples INTEGER NOT NULL,
-            created_at TEXT NOT NULL,
-            finished_at TEXT
+            id INTEGER PRIMARY KEY, key TEXT NOT NULL, task TEXT NOT NULL, task_parameters TEXT NOT NULL, engines TEXT NOT NULL,
+            model_path TEXT NOT NULL, model_name TEXT NOT NULL, model_sha256 TEXT NOT NULL, seed INTEGER NOT NULL,
+            lmbench_version TEXT NOT NULL, machine TEXT NOT NULL, tags TEXT NOT NULL, command TEXT NOT NULL,
+            planned_samples INTEGER NOT NULL, created_at TEXT NOT NULL, finished_at TEXT
         );
         CREATE INDEX runs_by_key ON runs(key);
         CREATE TABLE samples (
-            id INTEGER PRIMARY KEY,
-            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            engine TEXT NOT NULL,
-            sample_key TEXT NOT NULL,
-            task TEXT NOT NULL,
-            dataset TEXT NOT NULL,
-            sample_id TEXT NOT NULL,
-            length_tokens INTEGER NOT NULL,
-            depth REAL,
-            length_words INTEGER,
-            expected TEXT NOT NULL,
-            output TEXT NOT NULL,
-            score REAL,
-            metric TEXT NOT NULL,
-            prompt_tokens INTEGER NOT NULL,
-            truncated INTEGER NOT NULL,
-            prefill_ms REAL,
-            ttft_ms REAL,
-            decode_ms REAL,
-            decode_tokens INTEGER NOT NULL,
-            decode_tokens_per_second REAL,
-            peak_rss_bytes INTEGER,
-            attention_state_bytes INTEGER,
-            status TEXT NOT NULL,
-            error TEXT,
-            finished_at TEXT NOT NULL,
-            UNIQUE(run_id, engine, sample_key)
+            id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, engine TEXT NOT NULL,
+            sample_key TEXT NOT NULL, task TEXT NOT NULL, dataset TEXT NOT NULL, sample_id TEXT NOT NULL,
+            length_tokens INTEGER NOT NULL, depth REAL, length_words INTEGER, expected TEXT NOT NULL, output TEXT NOT NULL,
+            score REAL, metric TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, truncated INTEGER NOT NULL, prefill_ms REAL,
+            ttft_ms REAL, decode_ms REAL, decode_tokens INTEGER NOT NULL, decode_tokens_per_second REAL,
+            peak_rss_bytes INTEGER, attention_state_bytes INTEGER, status TEXT NOT NULL, error TEXT,
+            finished_at TEXT NOT NULL, UNIQUE(run_id, engine, sample_key)
         );
-        CREATE TABLE model_hashes (
-            path TEXT PRIMARY KEY,
-            size INTEGER NOT NULL,
-            modified REAL NOT NULL,
-            sha256 TEXT NOT NULL
-        );
+        CREATE TABLE model_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified REAL NOT NULL, sha256 TEXT NOT NULL);
+        """,
+        // 2: task family, explicit length unit and metric kind; named per-sample figures. Schema-1
+        // rows say their family only through their metric (first_integer: passkey, contains_all:
+        // needle, any other: a LongBench dataset), and LongBench rows their words in length_words.
+        """
+        ALTER TABLE runs ADD COLUMN task_family TEXT NOT NULL DEFAULT '';
+        ALTER TABLE runs ADD COLUMN chat_template TEXT NOT NULL DEFAULT 'none';
+        ALTER TABLE samples ADD COLUMN task_family TEXT NOT NULL DEFAULT '';
+        ALTER TABLE samples ADD COLUMN length INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE samples ADD COLUMN length_unit TEXT NOT NULL DEFAULT 'tokens';
+        ALTER TABLE samples ADD COLUMN metric_kind TEXT NOT NULL DEFAULT 'proportion';
+        UPDATE samples SET
+            task_family = CASE metric WHEN 'first_integer' THEN 'passkey' WHEN 'contains_all' THEN 'needle'
+                WHEN '' THEN CASE WHEN length_words IS NULL THEN task ELSE 'longbench' END ELSE 'longbench' END,
+            length = COALESCE(length_words, length_tokens),
+            length_unit = CASE WHEN length_words IS NULL THEN 'tokens' ELSE 'words' END,
+            metric_kind = CASE WHEN metric IN ('qa_f1', 'rouge_l', 'code_sim') THEN 'continuous' ELSE 'proportion' END;
+        ALTER TABLE samples DROP COLUMN length_tokens;
+        ALTER TABLE samples DROP COLUMN length_words;
+        UPDATE runs SET task_family = COALESCE((SELECT task_family FROM samples WHERE run_id = runs.id AND metric != '' LIMIT 1), task);
+        \(sampleFiguresSQL)
         """,
     ]
     public static var schemaVersion: Int { migrations.count }
+
+    static let sampleFiguresSQL = """
+        CREATE TABLE sample_metrics (
+            sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            value REAL,
+            PRIMARY KEY (sample_id, name)
+        );
+        """
+
+    /// The whole schema at the latest version, from the declarations.
+    static var currentSchemaSQL: String {
+        [RunRecord.table.createSQL, "CREATE INDEX runs_by_key ON runs(key);", SampleRecord.table.createSQL, sampleFiguresSQL,
+         "CREATE TABLE model_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified REAL NOT NULL, sha256 TEXT NOT NULL);"]
+            .joined(separator: "\n")
+    }
 
     /// Opens (creating the file and its folder if needed) and migrates the database at `path`.
     public init(path: String) throws {
@@ -241,11 +92,14 @@ public final class ResultsStore {
         guard version <= Self.schemaVersion else {
             throw StoreError.newerSchema(path: path, found: version, supported: Self.schemaVersion)
         }
-        for step in version..<Self.schemaVersion {
-            try database.transaction {
-                try database.execute(Self.migrations[step])
-                try database.execute("PRAGMA user_version = \(step + 1)")
+        guard version < Self.schemaVersion else { return }
+        try database.transaction {
+            if version == 0 {
+                try database.execute(Self.currentSchemaSQL)
+            } else {
+                for step in version..<Self.schemaVersion { try database.execute(Self.migrations[step]) }
             }
+            try database.execute("PRAGMA user_version = \(Self.schemaVersion)")
         }
     }
 
@@ -261,13 +115,7 @@ public final class ResultsStore {
     public func insertRun(_ run: RunRecord) throws -> RunRecord {
         var run = run
         run.createdAt = Self.now()
-        try database.query("""
-            INSERT INTO runs (key, task, task_parameters, engines, model_path, model_name, model_sha256, seed,
-                              lmbench_version, machine, tags, command, planned_samples, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [run.key, run.task, JSONText.encode(run.taskParameters), JSONText.encode(run.engines), run.modelPath,
-                  run.modelName, run.modelSHA256, run.seed, run.lmbenchVersion, JSONText.encode(run.machine),
-                  JSONText.encode(run.tags), run.command, run.plannedSamples, run.createdAt])
+        try database.query(RunRecord.table.insertSQL, RunRecord.table.values(run))
         run.id = database.lastInsertedRowID
         return run
     }
@@ -276,42 +124,25 @@ public final class ResultsStore {
         try database.query("UPDATE runs SET finished_at = ? WHERE id = ?", [Self.now(), runID])
     }
 
-    private static let runColumns = """
-        id, key, task, task_parameters, engines, model_path, model_name, model_sha256, seed, lmbench_version, machine,
-        tags, command, planned_samples, created_at, finished_at
-        """
-
-    private func decodeRun(_ row: [SQLValue]) throws -> RunRecord {
-        var run = RunRecord(key: row[1].string ?? "", task: row[2].string ?? "",
-                            taskParameters: try JSONText.decode(row[3].string, path: path),
-                            engines: try JSONText.decode(row[4].string, path: path),
-                            modelPath: row[5].string ?? "", modelName: row[6].string ?? "", modelSHA256: row[7].string ?? "",
-                            seed: row[8].int ?? 0, lmbenchVersion: row[9].string ?? "",
-                            machine: try JSONText.decode(row[10].string, path: path),
-                            tags: try JSONText.decode(row[11].string, path: path), command: row[12].string ?? "",
-                            plannedSamples: row[13].int ?? 0)
-        run.id = Int64(row[0].int ?? 0)
-        run.createdAt = row[14].string ?? ""
-        run.finishedAt = row[15].string
-        return run
+    private func runs(where condition: String, _ parameters: [SQLBindable] = []) throws -> [RunRecord] {
+        try database.query("SELECT \(RunRecord.table.selectList) FROM runs \(condition)", parameters).map { row in
+            var (id, run) = try RunRecord.table.decode(row, database: path)
+            run.id = id
+            return run
+        }
     }
 
     /// Every run, oldest first.
-    public func runs() throws -> [RunRecord] {
-        try database.query("SELECT \(Self.runColumns) FROM runs ORDER BY id").map(decodeRun)
-    }
+    public func runs() throws -> [RunRecord] { try runs(where: "ORDER BY id") }
 
     public func run(id: Int64) throws -> RunRecord {
-        guard let row = try database.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [id]).first else {
-            throw StoreError.noSuchRun(path: path, id: id)
-        }
-        return try decodeRun(row)
+        guard let run = try runs(where: "WHERE id = ?", [id]).first else { throw StoreError.noSuchRun(path: path, id: id) }
+        return run
     }
 
-    /// The newest run with configuration `key` that has not finished, if any.
-    public func unfinishedRun(key: String) throws -> RunRecord? {
-        try database.query("SELECT \(Self.runColumns) FROM runs WHERE key = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1",
-                           [key]).first.map(decodeRun)
+    /// Runs of `task` that have not finished, newest first.
+    public func unfinishedRuns(task: String) throws -> [RunRecord] {
+        try runs(where: "WHERE task = ? AND finished_at IS NULL ORDER BY id DESC", [task])
     }
 
     public func latestRunID() throws -> Int64 {
@@ -321,21 +152,27 @@ public final class ResultsStore {
         return Int64(id)
     }
 
+    /// Samples stored per run id.
+    public func sampleCounts() throws -> [Int64: Int] {
+        Dictionary(uniqueKeysWithValues: try database.query("SELECT run_id, count(*) FROM samples GROUP BY run_id").map {
+            (Int64($0[0].int ?? 0), $0[1].int ?? 0)
+        })
+    }
+
     // MARK: Samples
 
-    /// Stores one finished sample in its own transaction. A sample already stored under the same
-    /// (run, engine, key) is left as it is, so resuming never duplicates rows.
-    public func record(_ s: SampleRecord) throws {
+    /// Stores one finished sample and its figures in one transaction. A sample already stored under
+    /// the same (run, engine, key) is left as it is, so resuming never duplicates rows.
+    public func record(_ sample: SampleRecord) throws {
+        var sample = sample
+        sample.finishedAt = Self.now()
         try database.transaction {
-            try database.query("""
-                INSERT OR IGNORE INTO samples (run_id, engine, sample_key, task, dataset, sample_id, length_tokens, depth,
-                    length_words, expected, output, score, metric, prompt_tokens, truncated, prefill_ms, ttft_ms, decode_ms,
-                    decode_tokens, decode_tokens_per_second, peak_rss_bytes, attention_state_bytes, status, error, finished_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [s.runID, s.engine, s.sampleKey, s.task, s.dataset, s.sampleID, s.lengthTokens, s.depth, s.lengthWords,
-                      JSONText.encode(s.expected), s.output, s.score, s.metric, s.promptTokens, s.truncated, s.prefillMs,
-                      s.timeToFirstTokenMs, s.decodeMs, s.decodeTokens, s.decodeTokensPerSecond, s.peakRSSBytes,
-                      s.attentionStateBytes, s.status.rawValue, s.error, Self.now()])
+            try database.query(SampleRecord.table.insertSQL, SampleRecord.table.values(sample))
+            guard database.changes > 0 else { return }
+            let id = database.lastInsertedRowID
+            for (name, value) in sample.figures.sorted(by: { $0.key < $1.key }) {
+                try database.query("INSERT INTO sample_metrics (sample_id, name, value) VALUES (?, ?, ?)", [id, name, value])
+            }
         }
     }
 
@@ -348,27 +185,22 @@ public final class ResultsStore {
 
     public static func completionKey(engine: String, sampleKey: String) -> String { engine + "\u{1F}" + sampleKey }
 
-    /// Samples of the given runs, in the order they were stored.
+    /// Samples of the given runs, with their figures, in the order they were stored.
     public func samples(runIDs: [Int64]) throws -> [SampleRecord] {
         guard !runIDs.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: runIDs.count).joined(separator: ",")
-        return try database.query("""
-            SELECT run_id, engine, sample_key, task, dataset, sample_id, length_tokens, depth, length_words, expected, output,
-                   score, metric, prompt_tokens, truncated, prefill_ms, ttft_ms, decode_ms, decode_tokens,
-                   decode_tokens_per_second, peak_rss_bytes, attention_state_bytes, status, error, finished_at
-            FROM samples WHERE run_id IN (\(placeholders)) ORDER BY id
-            """, runIDs).map { r in
-            var s = SampleRecord(runID: Int64(r[0].int ?? 0), engine: r[1].string ?? "", sampleKey: r[2].string ?? "",
-                                 task: r[3].string ?? "", dataset: r[4].string ?? "", sampleID: r[5].string ?? "",
-                                 lengthTokens: r[6].int ?? 0, depth: r[7].double, lengthWords: r[8].int,
-                                 expected: try JSONText.decode(r[9].string, path: path), output: r[10].string ?? "",
-                                 score: r[11].double, metric: r[12].string ?? "", promptTokens: r[13].int ?? 0,
-                                 truncated: r[14].int == 1, prefillMs: r[15].double, timeToFirstTokenMs: r[16].double,
-                                 decodeMs: r[17].double, decodeTokens: r[18].int ?? 0, decodeTokensPerSecond: r[19].double,
-                                 peakRSSBytes: r[20].int, attentionStateBytes: r[21].int,
-                                 status: SampleStatus(rawValue: r[22].string ?? "") ?? .error, error: r[23].string)
-            s.finishedAt = r[24].string ?? ""
-            return s
+        var figures: [Int64: [String: Double]] = [:]
+        for row in try database.query("""
+            SELECT m.sample_id, m.name, m.value FROM sample_metrics m JOIN samples s ON s.id = m.sample_id
+            WHERE s.run_id IN (\(placeholders))
+            """, runIDs) {
+            if let value = row[2].double { figures[Int64(row[0].int ?? 0), default: [:]][row[1].string ?? ""] = value }
+        }
+        return try database.query("SELECT \(SampleRecord.table.selectList) FROM samples WHERE run_id IN (\(placeholders)) ORDER BY id",
+                                  runIDs).map { row in
+            var (id, sample) = try SampleRecord.table.decode(row, database: path)
+            sample.figures = figures[id] ?? [:]
+            return sample
         }
     }
 
@@ -392,19 +224,3 @@ public final class ResultsStore {
     }
 }
 
-/// JSON columns: sorted keys, so equal values give equal text.
-enum JSONText {
-    static func encode<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ text: String?, path: String) throws -> T {
-        do {
-            return try JSONDecoder().decode(T.self, from: Data((text ?? "null").utf8))
-        } catch {
-            throw StoreError.sqlite(path: path, message: "a stored JSON column is unreadable: \(error)")
-        }
-    }
-}

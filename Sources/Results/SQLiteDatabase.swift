@@ -123,6 +123,9 @@ public final class SQLiteDatabase {
 
     public var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE (0 when `INSERT OR IGNORE` ignored the row).
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     @discardableResult
     public func transaction<T>(_ body: () throws -> T) throws -> T {

@@ -4,7 +4,10 @@ import Results
 /// `lmbench export`: stored samples as CSV or JSON lines.
 enum ExportCommand {
     static let usage = "lmbench export [--format csv|jsonl] [--run ID[,ID...] | --latest] [--out FILE] [--db PATH]"
-    static let summary = "Dumps stored samples (default: of every run), one row per sample per engine, every field."
+    static let summary = """
+        Dumps stored samples (default: of every run), one row per sample per engine: every column of
+        the samples table, then `figures`, the sample's named extra figures as a JSON object.
+        """
     static let options: [CommandLineOptions.Option] = [
         .init(name: "format", valueName: "csv|jsonl", help: "Output format (default csv)."),
         .init(name: "run", valueName: "ID[,ID...]", help: "Only these runs."),
@@ -13,10 +16,8 @@ enum ExportCommand {
         StoreLocation.dbOption,
     ]
 
-    static let columns = ["run_id", "engine", "task", "dataset", "sample_id", "sample_key", "length_tokens", "depth", "length_words",
-                          "expected", "output", "score", "metric", "prompt_tokens", "truncated", "prefill_ms", "ttft_ms", "decode_ms",
-                          "decode_tokens", "decode_tokens_per_second", "peak_rss_bytes", "attention_state_bytes", "status", "error",
-                          "finished_at"]
+    /// The export's columns: the table's, then the figures.
+    static var columns: [String] { SampleRecord.table.columns.map(\.name) + ["figures"] }
 
     static func run(_ arguments: [String]) throws {
         let o = try CommandLineOptions(command: "export", options: options, arguments: arguments)
@@ -26,15 +27,18 @@ enum ExportCommand {
         guard format == "csv" || format == "jsonl" else { throw UsageError("--format must be csv or jsonl, not '\(format)'") }
         let store = try StoreLocation.openExisting(o)
         let ids = try StoreLocation.runIDs(o, store: store) { try store.runs().map(\.id) }
-        let rows = try store.samples(runIDs: ids).map(values)
+        let samples = try store.samples(runIDs: ids)
         var out = ""
         if format == "csv" {
             out = columns.joined(separator: ",") + "\n"
-            for row in rows { out += row.map(csvField).joined(separator: ",") + "\n" }
+            for s in samples {
+                out += (SampleRecord.table.columns.map { csvField($0.value(of: s)) } + [csvField(.text(figuresJSON(s)))]).joined(separator: ",") + "\n"
+            }
         } else {
-            for row in rows {
+            for s in samples {
                 var object: [String: Any] = [:]
-                for (name, value) in zip(columns, row) { object[name] = value ?? NSNull() }
+                for column in SampleRecord.table.columns { object[column.name] = jsonValue(column.value(of: s), isJSON: column.isJSON) }
+                object["figures"] = s.figures
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
                 out += String(decoding: data, as: UTF8.self) + "\n"
             }
@@ -42,20 +46,29 @@ enum ExportCommand {
         try Output.write(out, to: o.string("out"))
     }
 
-    static func values(_ s: SampleRecord) -> [Any?] {
-        [s.runID, s.engine, s.task, s.dataset, s.sampleID, s.sampleKey, s.lengthTokens, s.depth, s.lengthWords,
-         s.expected, s.output, s.score, s.metric, s.promptTokens, s.truncated, s.prefillMs, s.timeToFirstTokenMs, s.decodeMs,
-         s.decodeTokens, s.decodeTokensPerSecond, s.peakRSSBytes, s.attentionStateBytes, s.status.rawValue, s.error, s.finishedAt]
+    static func figuresJSON(_ s: SampleRecord) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: s.figures, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 
-    static func csvField(_ value: Any?) -> String {
+    static func jsonValue(_ value: SQLValue, isJSON: Bool) -> Any {
+        switch value {
+        case .null: return NSNull()
+        case let .integer(v): return v
+        case let .real(v): return v
+        case let .text(v):
+            guard isJSON else { return v }
+            return (try? JSONSerialization.jsonObject(with: Data(v.utf8), options: [.fragmentsAllowed])) ?? v
+        }
+    }
+
+    static func csvField(_ value: SQLValue) -> String {
         let text: String
         switch value {
-        case nil: return ""
-        case let list as [String]: text = list.joined(separator: " | ")
-        case let b as Bool: text = b ? "1" : "0"
-        case let d as Double: text = String(d)
-        default: text = "\(value!)"
+        case .null: return ""
+        case let .integer(v): text = String(v)
+        case let .real(v): text = String(v)
+        case let .text(v): text = v
         }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""

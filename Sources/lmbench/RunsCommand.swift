@@ -13,13 +13,11 @@ enum RunsCommand {
         if o.wantsHelp { print(o.help(usage: usage, summary: summary)); return }
         guard o.positional.isEmpty else { throw UsageError("lmbench runs: unexpected argument '\(o.positional[0])'") }
         let store = try StoreLocation.openExisting(o)
-        let counts = Dictionary(uniqueKeysWithValues: try store.database.query("SELECT run_id, count(*) FROM samples GROUP BY run_id").map {
-            (Int64($0[0].int ?? 0), $0[1].int ?? 0)
-        })
+        let counts = try store.sampleCounts()
         let rows = try store.runs().map { r in
-            [String(r.id), r.createdAt, r.task, r.engines.map(\.label).joined(separator: ", "),
+            [String(r.id), r.createdAt, r.task, r.taskFamily, r.engines.map(\.label).joined(separator: ", "),
              "\(counts[r.id] ?? 0)/\(r.plannedSamples)", r.finishedAt == nil ? "no" : "yes", r.modelName, r.lmbenchVersion]
         }
-        print(Format.table(["id", "created", "task", "engines", "samples", "finished", "model", "version"], rows))
+        print(Format.table(["id", "created", "task", "family", "engines", "samples", "finished", "model", "version"], rows))
     }
 }

@@ -27,7 +27,7 @@ final class GridTests: XCTestCase {
 
     func testEngineSpecs() throws {
         let specs = try EngineSpec.parseList("full,lm-infinite:n_local=4096:n_global=10")
-        XCTAssertEqual(specs.map(\.strategy), ["full", "lm-infinite"])
+        XCTAssertEqual(specs.map(\.name), ["full", "lm-infinite"])
         XCTAssertEqual(specs[1].parameters, ["n_local": "4096", "n_global": "10"])
         XCTAssertEqual(specs[1].label, "lm-infinite:n_local=4096:n_global=10")
         XCTAssertThrowsError(try EngineSpec.parseList("full,full"))
@@ -37,11 +37,26 @@ final class GridTests: XCTestCase {
 
     func testTruncationRules() {
         let tokens = (0..<10).map(Int32.init)
-        XCTAssertEqual(PromptTruncation(rule: .middle, budget: 6, head: 0).apply(tokens).tokens, [0, 1, 2, 7, 8, 9])
-        XCTAssertEqual(PromptTruncation(rule: .suffix, budget: 6, head: 2).apply(tokens).tokens, [0, 1, 6, 7, 8, 9])
-        let untouched = PromptTruncation(rule: .middle, budget: 10, head: 0).apply(tokens)
+        func cut(_ rule: PromptTruncation.Rule, budget: Int?, head: Int, trained: Int = 100, maxNewTokens: Int = 0) -> (tokens: [Int32], truncated: Bool) {
+            PromptTruncation(rule: rule, budget: budget, head: head, trainedContext: trained).apply(tokens, maxNewTokens: maxNewTokens)
+        }
+        XCTAssertEqual(cut(.middle, budget: 6, head: 0).tokens, [0, 1, 2, 7, 8, 9])
+        XCTAssertEqual(cut(.suffix, budget: 6, head: 2).tokens, [0, 1, 6, 7, 8, 9])
+        let untouched = cut(.middle, budget: 10, head: 0)
         XCTAssertEqual(untouched.tokens, tokens)
         XCTAssertFalse(untouched.truncated)
+        // Without a budget of its own: the trained context less the generation budget (LongBench).
+        XCTAssertEqual(cut(.middle, budget: nil, head: 0, trained: 12, maxNewTokens: 4).tokens, [0, 1, 2, 3, 6, 7, 8, 9])
+        let policy = PromptTruncation(rule: .middle, budget: nil, head: 0, trainedContext: 12)
+        XCTAssertEqual(policy.keptTokens(10, maxNewTokens: 4), 8)
+        XCTAssertEqual(policy.keptTokens(5, maxNewTokens: 4), 5)
+        XCTAssertEqual(policy.parameters, ["rule": "middle", "head": "0", "budget": "12 - max_new_tokens"])
+        XCTAssertEqual(WholePrompt().apply(tokens, maxNewTokens: 4).tokens, tokens)
+        // Every engine name has one kind, and a name of none is a one-line error.
+        XCTAssertEqual(EngineKinds.engineNames, ["full", "infllm", "lm-infinite", "streaming-llm", "truncation"])
+        XCTAssertThrowsError(try EngineKinds.kind(of: EngineSpec.parse("warp"))) {
+            XCTAssertEqual("\($0)", "--engines: unknown engine 'warp' (engines: full, infllm, lm-infinite, streaming-llm, truncation)")
+        }
     }
 
     func testTemplatesFillInOnePass() {

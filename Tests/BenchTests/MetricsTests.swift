@@ -1,5 +1,6 @@
 import XCTest
 import Bench
+import Results
 
 /// LongBench's metrics on cases worked by hand (the arithmetic is in the comments).
 final class MetricsTests: XCTestCase {
@@ -75,11 +76,23 @@ final class MetricsTests: XCTestCase {
     }
 
     func testSampleScoresTakeTheBestAnswerAndCutTheFirstLine() {
-        let best = Metric.qaF1.score("paris", answers: ["london", "paris france"])
+        let best = Metric.qaF1.score("paris", answers: ["london", "paris france"]).score
         XCTAssertEqual(best, 2 * 1 * 0.5 / 1.5, accuracy: 1e-12)
-        XCTAssertEqual(Metric.containsAll.score("Sit in DOLORES park", answers: ["dolores park", "sandwich"]), 0.5)
-        XCTAssertEqual(Metric.firstInteger.score("is 0123456 and 7", answers: ["123456"]), 0)
-        XCTAssertEqual(Metric.firstInteger.score(" 8362251. Remember", answers: ["8362251"]), 1)
+        let needle = Metric.containsAll.score("Sit in DOLORES park", answers: ["dolores park", "sandwich"])
+        XCTAssertEqual(needle.score, 0.5)
+        XCTAssertEqual(needle.figures, ["answers_found": 1, "answers": 2])
+        XCTAssertEqual(Metric.firstInteger.score("is 0123456 and 7", answers: ["123456"]).score, 0)
+        XCTAssertEqual(Metric.firstInteger.score(" 8362251. Remember", answers: ["8362251"]).score, 1)
+        XCTAssertEqual(Metric.firstInteger.score("1", answers: []).score, 0)
         XCTAssertEqual(Metrics.firstLine("\n\nfirst\nsecond"), "first")
+    }
+
+    func testTheRegistryGivesEveryMetricItsKind() throws {
+        let kinds = Dictionary(uniqueKeysWithValues: MetricRegistry.all.map { ($0.name, $0.kind) })
+        XCTAssertEqual(kinds, ["first_integer": .proportion, "contains_all": .proportion, "classification": .proportion,
+                               "retrieval": .proportion, "count": .proportion,
+                               "qa_f1": .continuous, "rouge_l": .continuous, "code_sim": .continuous])
+        XCTAssertEqual(try MetricRegistry.named("rouge_l", in: "t.json").name, "rouge_l")
+        XCTAssertThrowsError(try MetricRegistry.named("bleu", in: "t.json")) { XCTAssertTrue("\($0)".hasPrefix("t.json: unknown metric 'bleu'")) }
     }
 }

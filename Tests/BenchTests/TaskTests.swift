@@ -18,15 +18,57 @@ final class TaskTests: XCTestCase {
         TaskRequest(lengths: lengths, depths: depths, samplesPerCell: samples, seed: 7, limit: limit, dataPath: data, haystackPath: haystack)
     }
 
-    func testEveryTaskFileLoadsAndTheLongBenchSetIsComplete() {
+    /// A LongBench record of `dataset` whose context is `words` words.
+    func longBenchFile(_ records: [(dataset: String, words: Int, length: Int?)]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lmbench-lb-\(UUID().uuidString).jsonl").path
+        let lines = try records.enumerated().map { i, r -> String in
+            var object: [String: Any] = ["input": "q?", "context": Array(repeating: "word", count: r.words).joined(separator: " \n "),
+                                         "answers": ["a"], "dataset": r.dataset, "_id": "id\(i)", "all_classes": ["a", "b"]]
+            if let length = r.length { object["length"] = length }
+            return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        }
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testEveryTaskFileLoadsAndTheLongBenchSetIsComplete() throws {
+        let data = try longBenchFile([("samsum", 5, nil), ("trec", 5, nil)])
+        defer { try? FileManager.default.removeItem(atPath: data) }
         for dataset in ["qasper", "narrativeqa", "multifieldqa_en", "hotpotqa", "2wikimqa", "musique", "gov_report", "qmsum",
                         "multi_news", "trec", "triviaqa", "samsum", "passage_count", "passage_retrieval_en", "lcc", "repobench-p"] {
-            XCTAssertNotNil(catalog.longBenchDatasets[dataset], dataset)
+            XCTAssertEqual(catalog.files[dataset]?.generator, "longbench", dataset)
         }
-        XCTAssertEqual(catalog.longBenchDatasets["qasper"]?.maxNewTokens, 128)
-        XCTAssertEqual(catalog.longBenchDatasets["gov_report"]?.metric, .rougeL)
-        XCTAssertEqual(catalog.longBenchDatasets["trec"]?.firstLineOnly, true)
         XCTAssertTrue(catalog.names.contains("passkey") && catalog.names.contains("needle") && catalog.names.contains("longbench"))
+        XCTAssertFalse(catalog.names.contains("nightly"), "suites are not tasks")
+        XCTAssertEqual(Set(TaskGenerators.names), ["passkey", "needle", "longbench"])
+        // Every task file's generator, and every metric it names, is registered.
+        for name in catalog.names where catalog.files[name]?.generator != "longbench" || name == "longbench" {
+            XCTAssertNoThrow(try catalog.make(name, request: request([4096], data: data)), name)
+        }
+        let task = try catalog.make("longbench", request: request([], data: data))
+        let samsum = try task.makeSample(try task.plan()[0]), trec = try task.makeSample(try task.plan()[1])
+        XCTAssertEqual(samsum.stopStrings, ["\n"], "samsum stops at a newline, found in the decoded text")
+        XCTAssertTrue(samsum.firstLineOnly)
+        XCTAssertEqual(trec.metric.name, "classification")
+        XCTAssertEqual(trec.metric.kind, .proportion)
+        XCTAssertEqual(trec.allClasses, ["a", "b"])
+        XCTAssertEqual(trec.maxNewTokens, 64)
+        XCTAssertEqual(try catalog.make("gov_report", request: request([], data: try longBenchFile([("gov_report", 3, 3)]))).family, "longbench")
+    }
+
+    func testALongBenchRecordWithoutLengthIsMeasuredInItsWords() throws {
+        let data = try longBenchFile([("qasper", 5000, nil), ("qasper", 12, 9000)])
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let task = try catalog.make("qasper", request: request([], data: data))
+        XCTAssertEqual(task.family, "longbench")
+        let planned = try task.plan()
+        XCTAssertEqual(planned.map(\.length), [5000, 9000], "the context's words when `length` is absent, else `length`")
+        XCTAssertEqual(planned.map(\.lengthUnit), [.words, .words])
+        XCTAssertEqual(planned.map(\.promptTokens), [nil, nil], "a word count is not a token count")
+        XCTAssertEqual(planned.map(\.maxNewTokens), [128, 128])
+        let sample = try task.makeSample(planned[0])
+        XCTAssertEqual(sample.length, 5000)
+        XCTAssertEqual(sample.lengthUnit, .words)
     }
 
     func testPasskeyPromptsAreSizedInModelTokensAndDeterministic() throws {
@@ -37,16 +79,18 @@ final class TaskTests: XCTestCase {
         for p in planned {
             let sample = try task.makeSample(p)
             let tokens = try XCTUnwrap(sample.promptTokens)
-            XCTAssertLessThanOrEqual(tokens.count, p.lengthTokens)
-            XCTAssertGreaterThan(tokens.count, p.lengthTokens - 30, "one filler sentence of slack at most")
+            XCTAssertLessThanOrEqual(tokens.count, p.length)
+            XCTAssertGreaterThan(tokens.count, p.length - 30, "one filler sentence of slack at most")
+            XCTAssertEqual(p.promptTokens, p.length)
+            XCTAssertEqual(p.maxNewTokens, 7)
             XCTAssertEqual(tokens.first, tokenizer.bosID)
             let key = sample.answers[0]
             XCTAssertTrue(sample.prompt.contains("The pass key is \(key). Remember it. \(key) is the pass key."))
             XCTAssertTrue(sample.prompt.hasSuffix("What is the pass key? The pass key is "))
             // The ids say what the text says.
             XCTAssertEqual(tokenizer.decode(tokens, renderSpecial: false), sample.prompt)
-            XCTAssertEqual(sample.score(" \(key). Remember"), 1)
-            XCTAssertEqual(sample.score(" 17"), 0)
+            XCTAssertEqual(sample.score(" \(key). Remember").score, 1)
+            XCTAssertEqual(sample.score(" 17").score, 0)
             // Same seed, same sample.
             XCTAssertEqual(try task.makeSample(p).promptTokens, tokens)
         }
@@ -73,7 +117,7 @@ final class TaskTests: XCTestCase {
             let position = Double(sample.prompt.distance(from: sample.prompt.startIndex, to: range.lowerBound)) / Double(sample.prompt.count)
             XCTAssertEqual(position, p.depth! / 100, accuracy: 0.08)
             XCTAssertEqual(sample.answers, ["Dolores Park"])
-            XCTAssertEqual(sample.score("eat a sandwich in dolores park."), 1)
+            XCTAssertEqual(sample.score("eat a sandwich in dolores park.").score, 1)
         }
         XCTAssertThrowsError(try catalog.make("needle", request: request([2048], haystack: "/nonexistent"), tokenizer: tokenizer)) {
             XCTAssertTrue("\($0)".contains("/nonexistent: haystack not found"))
@@ -88,6 +132,23 @@ final class TaskTests: XCTestCase {
         XCTAssertEqual(sample.promptTokens?.count, 4096)
     }
 
+    /// The generated haystack is new text to any length: at 1M tokens no stretch of it comes back
+    /// (the first version cycled every 2^18 tokens), and every depth of a cell sees the same text.
+    func testGeneratedHaystackDoesNotRepeatAtOneMillionTokens() throws {
+        let length = 1 << 20
+        let tokens = Haystack.generated(seed: 7, [length, 0], tokens: length, tokenizer: tokenizer)
+        XCTAssertEqual(tokens.count, length)
+        var windows = Set<[Int32]>()
+        for start in stride(from: 0, to: length - 64, by: 4096) {
+            XCTAssertTrue(windows.insert(Array(tokens[start..<start + 64])).inserted, "the text at token \(start) came before")
+        }
+        XCTAssertEqual(windows.count, length / 4096)
+        let task = try catalog.make("needle", request: request([2048], depths: [0, 100]))
+        let samples = try task.plan().map { try task.makeSample($0) }
+        let needle = "\nThe best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.\n"
+        XCTAssertEqual(samples[0].prompt.replacingOccurrences(of: needle, with: ""), samples[1].prompt.replacingOccurrences(of: needle, with: ""))
+    }
+
     func testLongBenchLoadsTheRealFileAndScoresWithRougeL() throws {
         let data = try TestModel.shared("data/longbench/multi_news.jsonl")
         let task = try catalog.make("longbench", request: request([], data: data, limit: 3), tokenizer: tokenizer)
@@ -96,12 +157,13 @@ final class TaskTests: XCTestCase {
         let sample = try task.makeSample(planned[0])
         XCTAssertEqual(sample.dataset, "multi_news")
         XCTAssertEqual(sample.maxNewTokens, 512)
-        XCTAssertEqual(sample.metric, .rougeL)
+        XCTAssertEqual(sample.metric.name, "rouge_l")
+        XCTAssertEqual(sample.metric.kind, .continuous)
         XCTAssertTrue(sample.prompt.hasPrefix("You are given several news passages. Write a one-page summary of all news. \n\nNews:\nPassage 1:"))
         XCTAssertTrue(sample.prompt.hasSuffix("\n\nNow, write a one-page summary of all the news.\n\nSummary:"))
-        XCTAssertNotNil(sample.lengthWords)
-        XCTAssertEqual(sample.score(sample.answers[0]), 2 / (2 + 1e-8), accuracy: 1e-9)
-        XCTAssertEqual(sample.score(""), 0)
+        XCTAssertEqual(sample.lengthUnit, .words)
+        XCTAssertEqual(sample.score(sample.answers[0]).score, 2 / (2 + 1e-8), accuracy: 1e-9)
+        XCTAssertEqual(sample.score("").score, 0)
         // `multi_news` as a task name restricts to that dataset.
         XCTAssertEqual(try catalog.make("multi_news", request: request([], data: data, limit: 2), tokenizer: tokenizer).plan().count, 2)
         XCTAssertThrowsError(try catalog.make("qasper", request: request([], data: data), tokenizer: tokenizer)) {
@@ -142,10 +204,30 @@ final class TaskTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmbench-tasks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try #"{"generator": "passkey", "max_new_tokens": 7}"#.write(toFile: dir.path + "/bad.json", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try TaskCatalog(folder: dir.path)) { XCTAssertEqual("\($0)", "\(dir.path)/bad.json: missing field 'metric'") }
-        try #"{"generator": "passkey", "max_new_tokens": 7, "metric": "vibes"}"#.write(toFile: dir.path + "/bad.json", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try TaskCatalog(folder: dir.path)) { XCTAssertEqual("\($0)", "\(dir.path)/bad.json: field 'metric' has a bad value") }
+        let passkey = try String(contentsOf: TestModel.packageRoot.appendingPathComponent("tasks/passkey.json"), encoding: .utf8)
+        func write(_ text: String) throws { try text.write(toFile: dir.path + "/bad.json", atomically: true, encoding: .utf8) }
+        try write(#"{"description": "no generator"}"#)
+        XCTAssertThrowsError(try TaskCatalog(folder: dir.path)) { XCTAssertEqual("\($0)", "\(dir.path)/bad.json: missing field 'generator'") }
+        // The generator decodes its own fields: its errors come when the task is made.
+        try write(#"{"generator": "passkey", "max_new_tokens": 7}"#)
+        XCTAssertThrowsError(try TaskCatalog(folder: dir.path).make("bad", request: request([1024]), tokenizer: tokenizer)) {
+            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: missing field 'prefix'")
+        }
+        try write(passkey.replacingOccurrences(of: "\"first_integer\"", with: "\"vibes\""))
+        XCTAssertThrowsError(try TaskCatalog(folder: dir.path).make("bad", request: request([1024]), tokenizer: tokenizer)) {
+            XCTAssertTrue("\($0)".hasPrefix("\(dir.path)/bad.json: unknown metric 'vibes' (metrics: first_integer, contains_all"), "\($0)")
+        }
+        try write(#"{"generator": "ruler9000"}"#)
+        XCTAssertThrowsError(try TaskCatalog(folder: dir.path).make("bad", request: request([1024]), tokenizer: tokenizer)) {
+            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: unknown generator 'ruler9000' (generators: passkey, needle, longbench)")
+        }
         XCTAssertThrowsError(try TaskCatalog(folder: dir.path + "/missing")) { XCTAssertTrue("\($0)".contains("task folder not found")) }
+    }
+}
+
+extension TaskCatalog {
+    /// A task for the real model's tokenizer.
+    func make(_ name: String, request: TaskRequest) throws -> BenchmarkTask {
+        try make(name, request: request, tokenizer: try TestModel.require().tokenizer)
     }
 }

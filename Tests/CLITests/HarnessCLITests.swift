@@ -14,7 +14,7 @@ extension CLITests {
         var statement: OpaquePointer?
         let sql = """
             SELECT engine || '/' || sample_key, score, metric,
-                   (length_tokens > 0 AND depth IS NOT NULL AND sample_id != '' AND expected != '[]' AND output != ''
+                   (length > 0 AND depth IS NOT NULL AND sample_id != '' AND expected != '[]' AND output != ''
                     AND prompt_tokens > 0 AND prefill_ms > 0 AND ttft_ms >= prefill_ms AND decode_ms >= 0
                     AND decode_tokens >= 0 AND peak_rss_bytes > 0 AND attention_state_bytes > 0 AND status = 'ok'
                     AND error IS NULL AND finished_at != '')

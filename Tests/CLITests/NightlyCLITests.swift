@@ -33,7 +33,7 @@ extension CLITests {
         try writeNightly(store, stamp: "2026-11-21T02:00:00Z", worseEngine: nil)
         try writeNightly(store, stamp: "2026-11-22T02:00:00Z", worseEngine: "infllm:n_local=1k")
 
-        let nightly = try lmbench(["nightly", "--suite", "tasks/nightly.json", "--no-run", "--db", db, "--out-dir", out])
+        let nightly = try lmbench(["nightly", "--suite", "tasks/suites/nightly.json", "--no-run", "--db", db, "--out-dir", out])
         XCTAssertEqual(nightly.status, 3, nightly.stdout + nightly.stderr)
         let flagged = nightly.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") }
         XCTAssertEqual(flagged.count, 1, nightly.stdout)
@@ -47,7 +47,7 @@ extension CLITests {
 
         // A third nightly like the second: clean against it.
         try writeNightly(store, stamp: "2026-11-23T02:00:00Z", worseEngine: "infllm:n_local=1k")
-        let clean = try lmbench(["nightly", "--suite", "tasks/nightly.json", "--no-run", "--db", db, "--out-dir", out])
+        let clean = try lmbench(["nightly", "--suite", "tasks/suites/nightly.json", "--no-run", "--db", db, "--out-dir", out])
         XCTAssertEqual(clean.status, 0, clean.stdout + clean.stderr)
         XCTAssertTrue(clean.stdout.contains("no regressions against 2026-11-22T02:00:00Z"), clean.stdout)
 
@@ -66,6 +66,16 @@ extension CLITests {
         let compare = try lmbench(["compare", "1", "3", "--db", db])
         XCTAssertEqual(compare.status, 0, compare.stderr)
         XCTAssertTrue(compare.stdout.contains("**1 regression**"), compare.stdout)
+        // The collapse of infllm at 2k (4 of 4 right → 0 of 4) with its paired test: McNemar, 4 discordant pairs, p = 2/16.
+        XCTAssertTrue(compare.stdout.contains("accuracy 1.00 → 0.00 (below 0.51), paired: McNemar exact p=0.125, n=4"), compare.stdout)
+        XCTAssertTrue(compare.stdout.contains("-1.00, p=0.125 (McNemar exact, n=4)"), compare.stdout)
+        // Two engines of one run, paired on their samples.
+        let engines = try lmbench(["compare", "3", "--engines", "full,infllm:n_local=1k", "--db", db])
+        XCTAssertEqual(engines.status, 0, engines.stderr)
+        XCTAssertTrue(engines.stdout.contains("| passkey | full → infllm:n_local=1k | 2k |"), engines.stdout)
+        XCTAssertTrue(engines.stdout.contains("-1.00, p=0.125 (McNemar exact, n=4)"), engines.stdout)
+        assertOneLineError(try lmbench(["compare", "3", "--engines", "full,warp", "--db", db]), status: 1, contains: "run 3 has no engine 'warp'")
+        assertOneLineError(try lmbench(["compare", "3", "--db", db]), status: 2, contains: "expected two run ids")
         assertOneLineError(try lmbench(["compare", "1", "99", "--db", db]), status: 1, contains: "no run with id 99")
         assertOneLineError(try lmbench(["nightly", "--db", db]), status: 2, contains: "--suite FILE is required")
     }

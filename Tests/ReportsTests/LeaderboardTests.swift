@@ -34,9 +34,20 @@ final class LeaderboardTests: XCTestCase {
         XCTAssertEqual(board.rows[1].effectiveLength, "1k")
         XCTAssertEqual(board.rows[0].mean ?? 0, (1 + 1 + 0.9 + 0.5) / 4, accuracy: 1e-12)
         XCTAssertEqual(board.rows[0].samples, 40)
-        let text = board.markdown()
-        XCTAssertTrue(text.contains("| 1 | Gemma 3 270m | strong | 1.00 [0.72, 1.00] n=10 | 1.00 [0.72, 1.00] n=10 | 0.90 [0.60, 0.98] n=10 | 0.50 [0.24, 0.76] n=10 | 0.850 | 4k | 500.0 |"), text)
+        let text = board.document().markdown
+        XCTAssertTrue(text.contains("| 1 | Gemma 3 270m | strong | 1.00 [0.72, 1.00] n=10 | 1.00 [0.72, 1.00] n=10 | 0.90 [0.60, 0.98] n=10 | 0.50 [0.24, 0.76] n=10 | 0.850 | 4k |  | 500.0 |"), text)
         XCTAssertTrue(text.contains("| 2 | Gemma 3 270m | weak |"), text)
+        // weak against strong on the same 40 samples: right/wrong differ on 4 (2k) + 1 (4k) + 5 (8k) samples;
+        // strong alone is right on 4 + 5 = 9 of them... worked from the scripts: 2k strong 10 weak 6, 4k strong 9 weak 10,
+        // 8k strong 5 weak 0 → discordant 4 + 5 = 9 (strong right) and 1 (weak right): McNemar p = 2·(1 + 10)/1024.
+        let paired = try XCTUnwrap(board.rows[1].versusBest)
+        XCTAssertEqual(paired.n, 40)
+        XCTAssertEqual(paired.testName, "McNemar exact")
+        XCTAssertEqual(paired.discordant?.aRightBWrong, 9)
+        XCTAssertEqual(paired.discordant?.aWrongBRight, 1)
+        XCTAssertEqual(paired.pValue, 22.0 / 1024, accuracy: 1e-12)
+        XCTAssertTrue(paired.significant)
+        XCTAssertTrue(text.contains("-0.20, p=0.0215 ⚠ (McNemar exact, n=40)"), text)
     }
 
     func testComparisonFlagsOnlyWhatGotWorse() throws {
@@ -58,5 +69,39 @@ final class LeaderboardTests: XCTestCase {
         XCTAssertTrue(flagged.contains { $0.hasPrefix("full@2k: prefill 500 → 400 tok/s (-20%)") }, "\(flagged)")
         XCTAssertTrue(flagged.contains { $0.hasPrefix("full@1k: peak RSS") && $0.contains("(+15%)") }, "\(flagged)")
         XCTAssertTrue(Comparison(before: try store.samples(runIDs: [a]), after: try store.samples(runIDs: [a])).regressions.isEmpty)
+    }
+
+    func testRunsWithOtherSeedsOrTaskParametersAddSamples() throws {
+        let (store, dir) = try SyntheticStore.make()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for seed in ["1", "2"] {
+            try SyntheticStore.addRun(store, task: "passkey", engines: ["full"], lengths: [1024], depths: [nil], samples: 3,
+                                      taskParameters: ["seed": seed]) { _, _, _, _ in 1 }
+        }
+        // The same seed again replaces nothing it did not run: the newest sample of each identity counts once.
+        try SyntheticStore.addRun(store, task: "passkey", engines: ["full"], lengths: [1024], depths: [nil], samples: 3,
+                                  taskParameters: ["seed": "2"]) { _, _, _, _ in 0 }
+        let board = try Leaderboard(store: store, task: "passkey")
+        XCTAssertEqual(board.rows.count, 1)
+        XCTAssertEqual(board.rows[0].samples, 6, "seeds 1 and 2 are different samples with the same keys")
+        XCTAssertEqual(board.rows[0].mean ?? -1, 0.5, accuracy: 1e-12, "seed 2's newest run (all wrong) replaced its older one")
+    }
+
+    func testContinuousScoresAreComparedByAPairedBootstrap() throws {
+        let (store, dir) = try SyntheticStore.make()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try SyntheticStore.addRun(store, task: "qmsum", engines: ["full", "cut"], lengths: [1024], depths: [nil], samples: 30,
+                                  metric: ("rouge_l", .continuous)) { e, _, _, i in
+            0.3 + 0.01 * Double(i % 7) - (e == "cut" ? 0.1 : 0)
+        }
+        let board = try Leaderboard(store: store, task: "qmsum")
+        let paired = try XCTUnwrap(board.rows[1].versusBest)
+        XCTAssertEqual(board.rows[1].engine, "cut")
+        XCTAssertEqual(paired.testName, "paired bootstrap")
+        XCTAssertEqual(paired.meanDifference, -0.1, accuracy: 1e-9)
+        XCTAssertLessThan(paired.pValue, 0.01)
+        let cell = try XCTUnwrap(board.rows[0].cells["1k"])
+        let bootstrap = try XCTUnwrap(BootstrapInterval(scores: cell.score.values))
+        XCTAssertTrue(Leaderboard.accuracyCell(cell).contains(String(format: "[%.2f, %.2f]", bootstrap.lower, bootstrap.upper)))
     }
 }

@@ -39,7 +39,7 @@ final class PlotTests: XCTestCase {
         XCTAssertEqual(plots.map(\.name), ["heatmap-full.svg", "heatmap-lm-infinite.svg", "accuracy.svg", "prefill.svg", "memory.svg"])
 
         func mean(_ engine: String, _ length: Int, _ depth: Double? = nil, _ value: (SampleRecord) -> Double) -> Double {
-            let chosen = samples.filter { $0.engine == engine && $0.lengthTokens == length && (depth == nil || $0.depth == depth) }
+            let chosen = samples.filter { $0.engine == engine && $0.length == length && (depth == nil || $0.depth == depth) }
             return chosen.map(value).reduce(0, +) / Double(chosen.count)
         }
         let heat = Self.parse(plots[1].svg).filter { $0.attributes["data-value"] != nil }
@@ -64,12 +64,12 @@ final class PlotTests: XCTestCase {
         }
 
         // The HTML page embeds every plot and parses as one XML document.
-        let report = MarkdownReport(runs: [try store.run(id: run)], samples: samples)
-        let page = HTMLPage.render(title: "t", markdown: report.render(), plots: plots.map { ($0.title, $0.svg) })
+        let report = RunReport(runs: [try store.run(id: run)], samples: samples)
+        let page = HTMLPage.render(title: "t", document: report.document(), plots: plots)
         let elements = Self.parse(page)
         XCTAssertEqual(elements.filter { $0.name == "svg" }.count, 5)
         XCTAssertEqual(elements.filter { $0.name == "table" }.count, 4)
-        XCTAssertTrue(page.contains("<td class=\"num\">0.70 (n=10)</td>"), "lm-infinite at 1k: depths 0 (1), 25–100 (i = 0 only) → 7/10")
+        XCTAssertTrue(page.contains("<td class=\"num\">0.70 [0.40, 0.89] (n=10)</td>"), "lm-infinite at 1k: depths 0 (1), 25–100 (i = 0 only) → 7/10")
     }
 
     func testHeatmapColoursRunRedYellowGreen() {

@@ -11,19 +11,108 @@ final class ResultsStoreTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
     func run(key: String = "k") -> RunRecord {
-        RunRecord(key: key, task: "passkey", taskParameters: ["lengths": "1024"],
-                  engines: [EngineRecord(label: "full", strategy: "full", parameters: ["threads": "2"])],
-                  modelPath: "m.gguf", modelName: "M", modelSHA256: "ab", seed: 42, lmbenchVersion: "v1",
-                  machine: MachineFacts(cpu: "cpu", cores: 2, memoryBytes: 1 << 30, os: "linux"), tags: ["suite": "s"],
-                  command: "lmbench run passkey", plannedSamples: 2)
+        var run = RunRecord()
+        run.key = key
+        run.taskFamily = "passkey"
+        run.task = "passkey"
+        run.taskParameters = ["lengths": "1024"]
+        run.engines = [EngineRecord(label: "full", kind: "native", strategy: "full", parameters: ["threads": "2"])]
+        run.modelPath = "m.gguf"
+        run.modelName = "M"
+        run.modelSHA256 = "ab"
+        run.seed = 42
+        run.lmbenchVersion = "v1"
+        run.machine = MachineFacts(cpu: "cpu", cores: 2, memoryBytes: 1 << 30, os: "linux")
+        run.tags = ["suite": "s"]
+        run.command = "lmbench run passkey"
+        run.plannedSamples = 2
+        return run
     }
 
     func sample(_ runID: Int64, key: String, score: Double?) -> SampleRecord {
-        SampleRecord(runID: runID, engine: "full", sampleKey: key, task: "passkey", dataset: "passkey", sampleID: key,
-                     lengthTokens: 1024, depth: 50, lengthWords: nil, expected: ["123"], output: "123", score: score,
-                     metric: "first_integer", promptTokens: 1000, truncated: false, prefillMs: 2000, timeToFirstTokenMs: 2010,
-                     decodeMs: 100, decodeTokens: 5, decodeTokensPerSecond: 50, peakRSSBytes: 300 << 20,
-                     attentionStateBytes: 1 << 20, status: .ok, error: nil)
+        var s = SampleRecord()
+        s.runID = runID
+        s.engine = "full"
+        s.sampleKey = key
+        s.taskFamily = "passkey"
+        s.task = "passkey"
+        s.dataset = "passkey"
+        s.sampleID = key
+        s.length = 1024
+        s.depth = 50
+        s.expected = ["123"]
+        s.output = "123"
+        s.score = score
+        s.metric = "first_integer"
+        s.figures = ["digits": 3, "answers": 1]
+        s.promptTokens = 1000
+        s.prefillMs = 2000
+        s.timeToFirstTokenMs = 2010
+        s.decodeMs = 100
+        s.decodeTokens = 5
+        s.decodeTokensPerSecond = 50
+        s.peakRSSBytes = 300 << 20
+        s.attentionStateBytes = 1 << 20
+        return s
+    }
+
+    /// (name, type, not null) of every column of every table, as SQLite reports them.
+    func schema(_ store: ResultsStore) throws -> Set<String> {
+        var columns = Set<String>()
+        for table in ["runs", "samples", "sample_metrics", "model_hashes"] {
+            for row in try store.database.query("SELECT name, type, \"notnull\" FROM pragma_table_info('\(table)')") {
+                columns.insert("\(table).\(row[0].string ?? "") \(row[1].string ?? "") \(row[2].int ?? -1)")
+            }
+        }
+        return columns
+    }
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+
+    func testADatabaseOfSchemaOneMigratesToTheSchemaANewDatabaseGets() throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let old = dir.appendingPathComponent("v1.sqlite").path
+        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("schema-v1.sqlite").path, toPath: old)
+        let migrated = try ResultsStore(path: old)
+        let fresh = try ResultsStore(path: dir.appendingPathComponent("new.sqlite").path)
+        XCTAssertEqual(try migrated.database.query("PRAGMA user_version")[0][0].int, ResultsStore.schemaVersion)
+        XCTAssertEqual(try schema(migrated), try schema(fresh))
+        XCTAssertFalse(try schema(fresh).isEmpty)
+
+        // What the rows of the first schema say, in the new columns. The fixture (made by lmbench
+        // d0e6dbf): run 1 passkey (full, truncation), 2 needle, 3 LongBench multi_news, 4 passkey killed.
+        let runs = try migrated.runs()
+        XCTAssertEqual(runs.map(\.taskFamily), ["passkey", "needle", "longbench", "passkey"])
+        XCTAssertEqual(runs.map { $0.finishedAt == nil }, [false, false, false, true])
+        XCTAssertEqual(runs[0].engines.map(\.kind), ["native", "native"])
+        let samples = try migrated.samples(runIDs: runs.map(\.id))
+        XCTAssertEqual(samples.count, 10)
+        for s in samples {
+            switch s.runID {
+            case 3:
+                XCTAssertEqual(s.taskFamily, "longbench")
+                XCTAssertEqual(s.lengthUnit, .words)
+                XCTAssertEqual(s.length, 300)
+                XCTAssertEqual(s.metricKind, .continuous)
+            case 2:
+                XCTAssertEqual(s.taskFamily, "needle")
+                XCTAssertEqual(s.lengthUnit, .tokens)
+                XCTAssertEqual(s.length, 1024)
+                XCTAssertEqual(s.metricKind, .proportion)
+            default:
+                XCTAssertEqual(s.taskFamily, "passkey")
+                XCTAssertEqual(s.length, 1024)
+                XCTAssertEqual(s.metricKind, .proportion)
+            }
+            XCTAssertNotNil(s.score)
+            XCTAssertFalse(s.finishedAt.isEmpty)
+        }
+        // A migrated store takes new samples with figures.
+        var s = sample(4, key: "new", score: 1)
+        s.runID = 4
+        try migrated.record(s)
+        XCTAssertEqual(try migrated.samples(runIDs: [4]).last?.figures, ["digits": 3, "answers": 1])
     }
 
     func testRoundTripAndNoDuplicates() throws {
@@ -32,7 +121,7 @@ final class ResultsStoreTests: XCTestCase {
         XCTAssertEqual(try store.database.query("PRAGMA user_version")[0][0].int, ResultsStore.schemaVersion)
         let r = try store.insertRun(run())
         XCTAssertEqual(try store.run(id: r.id), r)
-        XCTAssertEqual(try store.unfinishedRun(key: "k")?.id, r.id)
+        XCTAssertEqual(try store.unfinishedRuns(task: "passkey").map(\.id), [r.id])
         try store.record(sample(r.id, key: "a", score: 1))
         try store.record(sample(r.id, key: "a", score: 0))   // a resumed run re-recording: ignored
         try store.record(sample(r.id, key: "b", score: nil))
@@ -42,9 +131,11 @@ final class ResultsStoreTests: XCTestCase {
         expected.finishedAt = rows[0].finishedAt
         XCTAssertEqual(rows[0], expected)
         XCTAssertEqual(rows[0].prefillTokensPerSecond, 500)
+        XCTAssertEqual(rows[1].figures, ["digits": 3, "answers": 1])
+        XCTAssertEqual(try store.database.query("SELECT count(*) FROM sample_metrics")[0][0].int, 4, "the ignored duplicate adds no figures")
         XCTAssertEqual(try store.completedKeys(runID: r.id).count, 2)
         try store.markFinished(runID: r.id)
-        XCTAssertNil(try store.unfinishedRun(key: "k"))
+        XCTAssertEqual(try store.unfinishedRuns(task: "passkey").count, 0)
         XCTAssertEqual(try store.latestRunID(), r.id)
         XCTAssertThrowsError(try store.run(id: 99)) { XCTAssertTrue("\($0)".contains("no run with id 99")) }
     }

@@ -11,27 +11,54 @@ public enum SyntheticStore {
     /// A run of `task` with `engines`; `score(engine, length, depth, i)` gives each sample's score.
     @discardableResult
     public static func addRun(_ store: ResultsStore, task: String = "needle", engines: [String], lengths: [Int], depths: [Double?],
-                       samples: Int, tags: [String: String] = [:], prefill: (String, Int) -> Double = { _, l in Double(l) / 500 * 1000 },
+                       samples: Int, tags: [String: String] = [:], taskParameters: [String: String] = [:], metric: (String, MetricKind) = ("contains_all", .proportion), prefill: (String, Int) -> Double = { _, l in Double(l) / 500 * 1000 },
                        rss: (String, Int) -> Int = { _, l in (300 << 20) + l * 1024 },
                        score: (String, Int, Double?, Int) -> Double) throws -> Int64 {
-        let run = try store.insertRun(RunRecord(
-            key: UUID().uuidString, task: task, taskParameters: [:],
-            engines: engines.map { EngineRecord(label: $0, strategy: $0, parameters: ["threads": "2"]) },
-            modelPath: "m.gguf", modelName: "Gemma 3 270m", modelSHA256: "a5fd", seed: 42, lmbenchVersion: "test",
-            machine: MachineFacts(cpu: "cpu", cores: 2, memoryBytes: 1 << 34, os: "linux"), tags: tags, command: "test",
-            plannedSamples: engines.count * lengths.count * depths.count * samples))
+        var record = RunRecord()
+        record.key = UUID().uuidString
+        record.taskFamily = task
+        record.task = task
+        record.engines = engines.map { EngineRecord(label: $0, kind: "native", strategy: $0, parameters: ["threads": "2"]) }
+        record.modelPath = "m.gguf"
+        record.modelName = "Gemma 3 270m"
+        record.modelSHA256 = "a5fd"
+        record.seed = 42
+        record.lmbenchVersion = "test"
+        record.machine = MachineFacts(cpu: "cpu", cores: 2, memoryBytes: 1 << 34, os: "linux")
+        record.tags = tags
+        record.taskParameters = taskParameters
+        record.command = "test"
+        record.plannedSamples = engines.count * lengths.count * depths.count * samples
+        let run = try store.insertRun(record)
         for engine in engines {
             for length in lengths {
                 for depth in depths {
                     for i in 0..<samples {
                         let key = "\(task)/\(length)/\(depth.map { "\($0)" } ?? "u")/\(i)"
-                        try store.record(SampleRecord(
-                            runID: run.id, engine: engine, sampleKey: key, task: task, dataset: task, sampleID: key,
-                            lengthTokens: length, depth: depth, lengthWords: nil, expected: ["x"], output: "x",
-                            score: score(engine, length, depth, i), metric: "contains_all", promptTokens: length, truncated: false,
-                            prefillMs: prefill(engine, length), timeToFirstTokenMs: prefill(engine, length) + 20, decodeMs: 100,
-                            decodeTokens: 4, decodeTokensPerSecond: 40, peakRSSBytes: rss(engine, length),
-                            attentionStateBytes: length * 1024, status: .ok, error: nil))
+                        var s = SampleRecord()
+                        s.runID = run.id
+                        s.engine = engine
+                        s.sampleKey = key
+                        s.taskFamily = task
+                        s.task = task
+                        s.dataset = task
+                        s.sampleID = key
+                        s.length = length
+                        s.depth = depth
+                        s.expected = ["x"]
+                        s.output = "x"
+                        s.score = score(engine, length, depth, i)
+                        s.metric = metric.0
+                        s.metricKind = metric.1
+                        s.promptTokens = length
+                        s.prefillMs = prefill(engine, length)
+                        s.timeToFirstTokenMs = prefill(engine, length) + 20
+                        s.decodeMs = 100
+                        s.decodeTokens = 4
+                        s.decodeTokensPerSecond = 40
+                        s.peakRSSBytes = rss(engine, length)
+                        s.attentionStateBytes = length * 1024
+                        try store.record(s)
                     }
                 }
             }

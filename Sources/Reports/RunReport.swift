@@ -34,10 +34,10 @@ public enum Format {
     }
 }
 
-/// The Markdown report of one or more runs, built from the store alone: accuracy, latency and
-/// memory by length × engine, LongBench scores per dataset with LongBench-E buckets, and each run's
-/// parameters.
-public struct MarkdownReport {
+/// The report of one or more runs, built from the store alone: accuracy (with the interval its
+/// metric's kind calls for), latency and memory by length × engine, LongBench scores per dataset
+/// with LongBench-E buckets, and each run's parameters. One document, rendered as Markdown or HTML.
+public struct RunReport {
     public let runs: [RunRecord]
     public let samples: [SampleRecord]
 
@@ -51,6 +51,8 @@ public struct MarkdownReport {
         self.samples = samples
     }
 
+    public var title: String { "lmbench report: run\(runs.count > 1 ? "s" : "") " + runs.map { String($0.id) }.joined(separator: ", ") }
+
     /// Engine labels made unique across runs ("full" in runs 3 and 4 become "full (run 3)" …).
     func labelled() -> [SampleRecord] {
         var runsOfEngine: [String: Set<Int64>] = [:]
@@ -62,40 +64,50 @@ public struct MarkdownReport {
         }
     }
 
-    public func render() -> String {
+    public func document() -> Document {
         let samples = labelled()
-        let ids = runs.map { String($0.id) }.joined(separator: ", ")
-        var out = ["# lmbench report: run\(runs.count > 1 ? "s" : "") \(ids)", ""]
+        var doc = Document()
+        doc.heading(1, title)
         let tasks = Set(runs.map(\.task)).sorted().joined(separator: ", ")
         let statuses = Dictionary(grouping: samples, by: \.status).mapValues(\.count)
-        out.append("Task: **\(tasks)**. Model: \(Set(runs.map { "\($0.modelName) (sha256 \($0.modelSHA256.prefix(12))…)" }).sorted().joined(separator: ", ")). "
-                   + "Samples: \(samples.count) (" + SampleStatus.allCases.map { "\(statuses[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ") + ").")
-        out.append("")
-        out.append("Means are over samples that ran; n is the number of such samples. Scores are 0–1 (LongBench: ×100).")
-        out.append("")
-
-        let generated = samples.filter { $0.lengthWords == nil }
-        let longBench = samples.filter { $0.lengthWords != nil }
-        if !generated.isEmpty { out += sections(CellTable(generated), axis: "length (tokens)") }
-        if !longBench.isEmpty {
-            out += longBenchSection(longBench)
-            out += sections(CellTable(longBench), axis: "LongBench-E bucket (words)", accuracy: false)
+        doc.paragraph("Task: **\(tasks)**. Model: \(Set(runs.map { "\($0.modelName) (sha256 \($0.modelSHA256.prefix(12))…)" }).sorted().joined(separator: ", ")). "
+                      + "Samples: \(samples.count) (" + SampleStatus.allCases.map { "\(statuses[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ") + ").")
+        doc.paragraph("Means are over samples that ran; n is the number of such samples. Scores are 0–1 (LongBench: ×100). "
+                      + "Intervals are 95%: Wilson for proportions (passkey, needle, classification, retrieval), "
+                      + "a percentile bootstrap (\(BootstrapInterval.minimumResamples) resamples, fixed seed) for continuous scores (F1, ROUGE-L, code similarity).")
+        let byLength = samples.filter { !ReportLayout.isByDataset($0) }
+        let byDataset = samples.filter { ReportLayout.isByDataset($0) }
+        if !byLength.isEmpty { doc += sections(CellTable(byLength), axis: "length (tokens)") }
+        if !byDataset.isEmpty {
+            doc += longBenchSection(byDataset)
+            doc += sections(CellTable(byDataset), axis: "LongBench-E bucket (words)", accuracy: false)
         }
-        out += failures(samples)
-        out += parameters()
-        return out.joined(separator: "\n") + "\n"
+        doc += failures(samples)
+        doc += parameters()
+        return doc
     }
 
-    func sections(_ t: CellTable, axis: String, accuracy: Bool = true) -> [String] {
-        var out: [String] = []
-        if accuracy {
-            out += ["## Accuracy by length × engine", ""]
-            out.append(Format.table([axis] + t.engines, t.lengths.map { length in
-                [length.label] + t.engines.map { e in t.cell(e, length.label).map { Format.meanCell($0.score, $0) } ?? "–" }
-            }, rightAligned: Set(1...t.engines.count)))
-            out.append("")
+    /// The report as Markdown.
+    public func render() -> String { document().markdown }
+
+    /// "0.83 [0.44, 0.97] (n=6)", with notes of samples that did not run.
+    static func scoreCell(_ cell: Cell, scale: Double = 1) -> String {
+        var text = Format.meanCell(cell.score, cell, scale: scale)
+        if let interval = cell.scoreInterval, let range = text.range(of: " (n=") {
+            text.insert(contentsOf: String(format: " [%.2f, %.2f]", interval.lower * scale, interval.upper * scale), at: range.lowerBound)
         }
-        out += ["## Latency by length × engine", ""]
+        return text
+    }
+
+    func sections(_ t: CellTable, axis: String, accuracy: Bool = true) -> Document {
+        var doc = Document()
+        if accuracy {
+            doc.heading(2, "Accuracy by length × engine")
+            doc.table([axis] + t.engines, t.lengths.map { length in
+                [length.label] + t.engines.map { e in t.cell(e, length.label).map { Self.scoreCell($0) } ?? "–" }
+            }, rightAligned: Set(1...t.engines.count))
+        }
+        doc.heading(2, "Latency by length × engine")
         var latency: [[String]] = []
         var memory: [[String]] = []
         for length in t.lengths {
@@ -108,23 +120,21 @@ public struct MarkdownReport {
                                Format.mebibytes(c.attentionStateBytes.value), "\(c.truncated)"])
             }
         }
-        out.append(Format.table([axis, "engine", "n", "prompt tokens", "TTFT ms", "prefill tok/s", "decode tok/s"], latency,
-                                rightAligned: [2, 3, 4, 5, 6]))
-        out += ["", "## Memory by length × engine", ""]
-        out.append(Format.table([axis, "engine", "n", "peak RSS MiB", "attention state MiB", "truncated"], memory,
-                                rightAligned: [2, 3, 4, 5]))
-        out.append("")
-        return out
+        doc.table([axis, "engine", "n", "prompt tokens", "TTFT ms", "prefill tok/s", "decode tok/s"], latency, rightAligned: [2, 3, 4, 5, 6])
+        doc.heading(2, "Memory by length × engine")
+        doc.table([axis, "engine", "n", "peak RSS MiB", "attention state MiB", "truncated"], memory, rightAligned: [2, 3, 4, 5])
+        return doc
     }
 
-    func longBenchSection(_ samples: [SampleRecord]) -> [String] {
+    func longBenchSection(_ samples: [SampleRecord]) -> Document {
         let byDataset = CellTable(samples) { ($0.dataset, 0) }
         let datasets = byDataset.lengths.map(\.label).sorted()
-        var out = ["## LongBench scores per dataset × engine (×100)", ""]
-        out.append(Format.table(["dataset"] + byDataset.engines, datasets.map { d in
-            [d] + byDataset.engines.map { e in byDataset.cell(e, d).map { Format.meanCell($0.score, $0, scale: 100) } ?? "–" }
-        }, rightAligned: Set(1...byDataset.engines.count)))
-        out += ["", "### LongBench-E buckets (by the records' word counts, ×100)", ""]
+        var doc = Document()
+        doc.heading(2, "LongBench scores per dataset × engine (×100)")
+        doc.table(["dataset"] + byDataset.engines, datasets.map { d in
+            [d] + byDataset.engines.map { e in byDataset.cell(e, d).map { Self.scoreCell($0, scale: 100) } ?? "–" }
+        }, rightAligned: Set(1...byDataset.engines.count))
+        doc.heading(3, "LongBench-E buckets (by the records' word counts, ×100)")
         let buckets = ["0-4k", "4-8k", "8k+"]
         var rows: [[String]] = []
         for d in datasets {
@@ -133,44 +143,43 @@ public struct MarkdownReport {
                 rows.append([d, e] + buckets.map { b in table.cell(e, b).map { Format.meanCell($0.score, $0, scale: 100) } ?? "–" })
             }
         }
-        out.append(Format.table(["dataset", "engine"] + buckets, rows, rightAligned: [2, 3, 4]))
-        out.append("")
-        return out
+        doc.table(["dataset", "engine"] + buckets, rows, rightAligned: [2, 3, 4])
+        return doc
     }
 
-    func failures(_ samples: [SampleRecord]) -> [String] {
+    func failures(_ samples: [SampleRecord]) -> Document {
         let failed = samples.filter { $0.status != .ok }
-        guard !failed.isEmpty else { return [] }
-        var out = ["## Samples that did not run", ""]
-        out.append(Format.table(["engine", "sample", "length", "status", "why"], failed.map {
-            [$0.engine, $0.sampleID, LengthAxis.label(tokens: $0.lengthTokens), $0.status.rawValue, $0.error ?? ""]
-        }))
-        out.append("")
-        return out
+        guard !failed.isEmpty else { return Document() }
+        var doc = Document()
+        doc.heading(2, "Samples that did not run")
+        doc.table(["engine", "sample", "length", "status", "why"], failed.map {
+            [$0.engine, $0.sampleID, LengthAxis.group($0).label, $0.status.rawValue, $0.error ?? ""]
+        })
+        return doc
     }
 
-    func parameters() -> [String] {
-        var out = ["## Run parameters", ""]
+    func parameters() -> Document {
+        var doc = Document()
+        doc.heading(2, "Run parameters")
         for run in runs {
-            out.append("### Run \(run.id): \(run.task)")
-            out.append("")
+            doc.heading(3, "Run \(run.id): \(run.task)")
             var rows: [[String]] = [
                 ["command", "`\(run.command)`"], ["created", run.createdAt], ["finished", run.finishedAt ?? "not finished"],
-                ["model", "\(run.modelName): `\(run.modelPath)`"], ["model sha256", run.modelSHA256], ["seed", "\(run.seed)"],
-                ["lmbench version", run.lmbenchVersion],
+                ["task family", run.taskFamily], ["model", "\(run.modelName): `\(run.modelPath)`"], ["model sha256", run.modelSHA256],
+                ["chat template", run.chatTemplate], ["seed", "\(run.seed)"], ["lmbench version", run.lmbenchVersion],
                 ["machine", "\(run.machine.cpu), \(run.machine.cores) cores, \(run.machine.memoryBytes >> 30) GiB, \(run.machine.os)"],
                 ["samples planned", "\(run.plannedSamples)"],
             ]
             rows += run.tags.sorted { $0.key < $1.key }.map { ["tag \($0.key)", $0.value] }
             for engine in run.engines {
-                rows.append(["engine \(engine.label)", engine.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")])
+                rows.append(["engine \(engine.label) (\(engine.kind))",
+                             engine.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")])
             }
             for (k, v) in run.taskParameters.sorted(by: { $0.key < $1.key }) {
                 rows.append(["task \(k)", v.count > 160 ? String(v.prefix(157)) + "…" : v])
             }
-            out.append(Format.table(["parameter", "value"], rows))
-            out.append("")
+            doc.table(["parameter", "value"], rows)
         }
-        return out
+        return doc
     }
 }

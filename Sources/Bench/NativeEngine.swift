@@ -1,0 +1,65 @@
+import Foundation
+import Inference
+import Results
+
+/// The Swift inference engine: one loaded model, a prompt policy (the whole prompt, or truncation)
+/// and an attention policy (full, lm-infinite, infllm, streaming-llm). An engine name is either a
+/// prompt policy, run with full attention, or an attention strategy, run on the whole prompt.
+public final class NativeEngine: Engine, EngineKind {
+    public static let kind = "native"
+    public static var engineNames: [String] { AttentionStrategies.names + PromptPolicies.names }
+
+    public let record: EngineRecord
+    let generator: Generator
+    let prompt: PromptPolicy
+    let attention: AttentionPolicy
+
+    public static func make(_ spec: EngineSpec, context: EngineContext) throws -> Engine {
+        try NativeEngine(spec, generator: try context.nativeGenerator())
+    }
+
+    public init(_ spec: EngineSpec, generator: Generator) throws {
+        self.generator = generator
+        let model = generator.loaded.model.description
+        if let makePrompt = PromptPolicies.catalog[spec.name] {
+            prompt = try makePrompt(spec.parameters, model)
+            attention = FullAttention()
+        } else {
+            prompt = WholePrompt()
+            attention = try AttentionStrategies.make(spec.name, parameters: spec.parameters, model: model)
+        }
+        var parameters = prompt.parameters.merging(attention.parameters) { a, _ in a }
+        parameters["chunk_size"] = String(generator.chunkSize)
+        parameters["threads"] = String(generator.loaded.context.parallelism.threads)
+        record = EngineRecord(label: spec.label, kind: Self.kind, strategy: spec.name, parameters: parameters)
+    }
+
+    public var tokenizer: Tokenizer { generator.loaded.tokenizer }
+    public var modelPath: String? { generator.loaded.path }
+    public var modelName: String { generator.loaded.model.description.name }
+
+    public func refusal(promptTokens: Int, maxNewTokens: Int) -> String? {
+        let positions = prompt.keptTokens(promptTokens, maxNewTokens: maxNewTokens) + maxNewTokens
+        do {
+            try generator.requireMemory(forPositions: positions, policy: attention)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    public func run(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
+        let whole = sample.promptTokens ?? tokenizer.encode(sample.prompt, addSpecial: true, parseSpecial: false)
+        let (tokens, truncated) = prompt.apply(whole, maxNewTokens: sample.maxNewTokens)
+        if let reason = refusal(promptTokens: tokens.count, maxNewTokens: sample.maxNewTokens) { throw EngineSkip(description: reason) }
+        ProcessMemory.resetPeakResident()
+        let result = try generator.generate(GenerationRequest(promptTokens: tokens, maxNewTokens: sample.maxNewTokens,
+                                                              stopStrings: sample.stopStrings, timeLimit: timeLimit),
+                                            attention: attention)
+        let t = result.timings
+        return EngineOutput(text: result.text, promptTokens: tokens.count, truncated: truncated, prefillSeconds: t.prefill,
+                            timeToFirstTokenSeconds: t.timeToFirstToken, decodeSeconds: t.decode, decodeTokens: t.decodedTokens,
+                            decodeTokensPerSecond: t.decodeTokensPerSecond, peakRSSBytes: result.peakResidentBytes,
+                            attentionStateBytes: result.attentionStateBytes)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Inference
+import Results
+
+/// What one run is asked for: the fields `lmbench run` takes on the command line and a suite file
+/// lists per entry (nil: the task file's default, else lmbench's).
+public struct RunSettings: Decodable, Sendable {
+    public var task: String
+    public var lengths: String?
+    public var depths: String?
+    public var samples: Int?
+    public var engines: String?
+    public var seed: Int?
+    public var data: String?
+    public var limit: Int?
+    public var haystack: String?
+    public var sampleTimeout: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case task, lengths, depths, samples, engines, seed, data, limit, haystack
+        case sampleTimeout = "sample_timeout"
+    }
+
+    public init(task: String, lengths: String? = nil, depths: String? = nil, samples: Int? = nil, engines: String? = nil,
+                seed: Int? = nil, data: String? = nil, limit: Int? = nil, haystack: String? = nil, sampleTimeout: Double? = nil) {
+        self.task = task
+        self.lengths = lengths
+        self.depths = depths
+        self.samples = samples
+        self.engines = engines
+        self.seed = seed
+        self.data = data
+        self.limit = limit
+        self.haystack = haystack
+        self.sampleTimeout = sampleTimeout
+    }
+
+    public static let defaultSeed = 42
+}
+
+/// What makes two runs the same experiment: a stopped run is continued only by a run of equal
+/// configuration. Compared field by field (not by a stored digest), so runs written by earlier
+/// versions of lmbench still match.
+public struct RunConfiguration: Equatable, Encodable, Sendable {
+    public var task: String
+    /// The task's parameters with the seed and the time limit.
+    public var parameters: [String: String]
+    public var engines: [EngineRecord]
+    public var modelSHA256: String
+    public var tags: [String: String]
+
+    public init(_ run: RunRecord) {
+        task = run.task
+        parameters = run.taskParameters
+        engines = run.engines
+        modelSHA256 = run.modelSHA256
+        tags = run.tags
+    }
+}
+
+/// A run before it starts: the task with its parameters, the engines, and the run row with its
+/// provenance. Everything a command line or a suite entry can get wrong is checked before the
+/// model is loaded.
+public final class RunPlan {
+    public let task: BenchmarkTask
+    public let engines: [Engine]
+    public let timeLimit: Double?
+    /// The run row this plan starts (not stored yet: id 0).
+    public let record: RunRecord
+    public var configuration: RunConfiguration { RunConfiguration(record) }
+
+    /// `record.key`: the configuration and the lmbench version, digested.
+    static func key(_ configuration: RunConfiguration, version: String) -> String {
+        struct Key: Encodable { let configuration: RunConfiguration, version: String }
+        return Provenance.digest(Key(configuration: configuration, version: version))
+    }
+
+    /// A plan from parts already made (tests, and runs split from a larger plan).
+    public init(task: BenchmarkTask, engines: [Engine], record: RunRecord, timeLimit: Double?) {
+        self.task = task
+        self.engines = engines
+        self.record = record
+        self.timeLimit = timeLimit
+    }
+
+    public init(_ s: RunSettings, tags: [String: String] = [:], catalog: TaskCatalog, context: EngineContext, store: ResultsStore,
+                command: String) throws {
+        guard let file = catalog.files[s.task] else {
+            throw TaskError("unknown task '\(s.task)' (tasks in \(catalog.folder): \(catalog.names.joined(separator: ", ")))")
+        }
+        let lengths = try LengthGrid.parse(s.lengths ?? file.defaults["lengths"] ?? "1k..4k")
+        let depths = try (s.depths ?? file.defaults["depths"]).map { try DepthGrid.parse($0) }
+        let samples = s.samples ?? Int(file.defaults["samples"] ?? "1") ?? 1
+        guard samples >= 1 else { throw SpecError("--samples must be at least 1") }
+        if let timeout = s.sampleTimeout, !(timeout > 0) { throw SpecError("--sample-timeout must be a positive number of seconds") }
+        let seed = s.seed ?? RunSettings.defaultSeed
+        let specs = try EngineSpec.parseList(s.engines ?? "full")
+        for spec in specs { _ = try EngineKinds.kind(of: spec) }
+        if let data = s.data, !FileManager.default.fileExists(atPath: data) { throw TaskError("\(data): data file not found") }
+
+        engines = try specs.map { try EngineKinds.make($0, context: context) }
+        let request = TaskRequest(lengths: lengths, depths: depths, samplesPerCell: samples, seed: seed, limit: s.limit,
+                                  dataPath: s.data, haystackPath: s.haystack)
+        task = try catalog.make(s.task, request: request, tokenizer: engines[0].tokenizer)
+        timeLimit = s.sampleTimeout
+
+        var run = RunRecord()
+        run.taskFamily = task.family
+        run.task = s.task
+        run.taskParameters = task.parameters
+        run.taskParameters["seed"] = String(seed)
+        if let timeout = s.sampleTimeout { run.taskParameters["sample_timeout_seconds"] = String(timeout) }
+        run.engines = engines.map(\.record)
+        if let path = engines[0].modelPath {
+            run.modelPath = path
+            run.modelSHA256 = try store.modelSHA256(path: path) { try Provenance.sha256(ofFile: path) }
+        }
+        run.modelName = engines[0].modelName
+        run.chatTemplate = run.taskParameters["chat_template"] ?? "none"
+        run.seed = seed
+        run.lmbenchVersion = Provenance.version()
+        run.machine = Provenance.machine()
+        run.tags = tags
+        run.command = command
+        run.key = Self.key(RunConfiguration(run), version: run.lmbenchVersion)
+        record = run
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Results
+
+/// One prompt to run, with what a correct answer looks like and how to score it.
+public struct Sample: Sendable {
+    /// Stable identity within the run: resume skips samples whose key is stored.
+    public var key: String
+    public var id: String
+    public var dataset: String
+    public var prompt: String
+    /// The prompt in the native tokenizer's ids, when the task built it token by token.
+    public var promptTokens: [Int32]?
+    public var answers: [String]
+    /// Every label of a classification dataset (LongBench trec, lsht).
+    public var allClasses: [String] = []
+    public var maxNewTokens: Int
+    /// Generation ends once the decoded output contains one of these (LongBench samsum: "\n").
+    public var stopStrings: [String] = []
+    /// Nominal length: the grid length in tokens for generated tasks, words for LongBench records.
+    public var length: Int
+    public var lengthUnit: LengthUnit
+    public var depth: Double?
+    public var metric: Metric
+    /// LongBench cuts some predictions to their first line before scoring.
+    public var firstLineOnly = false
+
+    public init(key: String, id: String, dataset: String, prompt: String, promptTokens: [Int32]?, answers: [String],
+                maxNewTokens: Int, length: Int, lengthUnit: LengthUnit, depth: Double?, metric: Metric) {
+        self.key = key
+        self.id = id
+        self.dataset = dataset
+        self.prompt = prompt
+        self.promptTokens = promptTokens
+        self.answers = answers
+        self.maxNewTokens = maxNewTokens
+        self.length = length
+        self.lengthUnit = lengthUnit
+        self.depth = depth
+        self.metric = metric
+    }
+
+    /// The score of an output (0…1) and the metric's extra figures.
+    public func score(_ output: String) -> MetricResult {
+        metric.score(firstLineOnly ? Metrics.firstLine(output) : output, answers: answers, allClasses: allClasses)
+    }
+}
+
+/// A sample before its prompt is built: its key, the facts a progress line shows, and what the
+/// runner may ask an engine before paying for the prompt.
+public struct PlannedSample: Sendable {
+    public var key: String
+    public var index: Int
+    public var length: Int
+    public var lengthUnit: LengthUnit
+    public var depth: Double?
+    /// At most this many prompt tokens, when the task knows before building the prompt (generated
+    /// tasks are sized to the token); nil when only the built prompt can tell (loaded records).
+    public var promptTokens: Int?
+    /// A rough prompt size in tokens, for weighing the ETA only.
+    public var estimatedTokens: Int
+    public var maxNewTokens: Int
+
+    public init(key: String, index: Int, length: Int, lengthUnit: LengthUnit, depth: Double?, promptTokens: Int?,
+                estimatedTokens: Int, maxNewTokens: Int) {
+        self.key = key
+        self.index = index
+        self.length = length
+        self.lengthUnit = lengthUnit
+        self.depth = depth
+        self.promptTokens = promptTokens
+        self.estimatedTokens = estimatedTokens
+        self.maxNewTokens = maxNewTokens
+    }
+
+    /// A sample of a generated task: `length` tokens, known before the prompt is built.
+    public static func generated(key: String, index: Int, length: Int, depth: Double?, maxNewTokens: Int) -> PlannedSample {
+        PlannedSample(key: key, index: index, length: length, lengthUnit: .tokens, depth: depth, promptTokens: length,
+                      estimatedTokens: length, maxNewTokens: maxNewTokens)
+    }
+}
+
+/// What a run asks a task for: the grid, the seed and the data.
+public struct TaskRequest: Sendable {
+    public var lengths: [Int]
+    public var depths: [Double]?
+    public var samplesPerCell: Int
+    public var seed: Int
+    /// At most this many samples (LongBench records), nil for all.
+    public var limit: Int?
+    public var dataPath: String?
+    public var haystackPath: String?
+
+    public init(lengths: [Int], depths: [Double]?, samplesPerCell: Int, seed: Int, limit: Int?, dataPath: String?, haystackPath: String?) {
+        self.lengths = lengths
+        self.depths = depths
+        self.samplesPerCell = samplesPerCell
+        self.seed = seed
+        self.limit = limit
+        self.dataPath = dataPath
+        self.haystackPath = haystackPath
+    }
+}
+
+/// A benchmark task: a plan of sample keys (cheap), samples built on demand (a 1M-token prompt is
+/// built only when its turn comes), and scoring (`Sample.score`).
+public protocol BenchmarkTask: AnyObject {
+    var name: String { get }
+    /// The generator's name (`passkey`, `needle`, `longbench`): the family reports lay out.
+    var family: String { get }
+    /// Everything that shapes the prompts, recorded with the run.
+    var parameters: [String: String] { get }
+    /// The samples of the run, in order.
+    func plan() throws -> [PlannedSample]
+    func makeSample(_ planned: PlannedSample) throws -> Sample
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64): the same seed gives the same samples on every
+/// machine and Swift version, which `SystemRandomNumberGenerator` would not.
+public struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    /// A generator for one sample, from the run seed and the sample's coordinates.
+    public init(seed: Int, _ parts: [Int]) {
+        var s = UInt64(bitPattern: Int64(seed)) &+ 0x9E37_79B9_7F4A_7C15
+        for p in parts { s = (s ^ UInt64(bitPattern: Int64(p))) &* 0xBF58_476D_1CE4_E5B9 &+ 0x94D0_49BB_1331_11EB }
+        state = s
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Fills `{name}` fields of a template in one pass, so braces inside the values are never read as
+/// fields (Python's str.format semantics, `{{` and `}}` included).
+public func fillTemplate(_ template: String, _ values: [String: String]) -> String {
+    var out = ""
+    var i = template.startIndex
+    while i < template.endIndex {
+        let c = template[i]
+        let next = template.index(after: i)
+        if c == "{", next < template.endIndex, template[next] == "{" { out.append("{"); i = template.index(after: next); continue }
+        if c == "}", next < template.endIndex, template[next] == "}" { out.append("}"); i = template.index(after: next); continue }
+        if c == "{", let close = template[next...].firstIndex(of: "}"), let value = values[String(template[next..<close])] {
+            out += value
+            i = template.index(after: close)
+            continue
+        }
+        out.append(c)
+        i = next
+    }
+    return out
+}
