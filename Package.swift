@@ -40,7 +40,7 @@ let package = Package(
         // Test support: the real model, loaded once per test process, and ../shared data.
         .target(name: "ModelTestSupport", dependencies: ["Inference", "GGUF"], path: "Tests/ModelTestSupport"),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF", "ModelTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "StoreTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results", "ModelTestSupport"]),
         // Test support: result stores filled with rows the tests write.
         .target(name: "StoreTestSupport", dependencies: ["Results"], path: "Tests/StoreTestSupport"),

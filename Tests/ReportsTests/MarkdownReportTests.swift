@@ -1,23 +1,14 @@
 import XCTest
 import Results
 import Reports
+import StoreTestSupport
 
 final class MarkdownReportTests: XCTestCase {
     func run(_ id: Int64) -> RunRecord {
-        var r = RunRecord()
+        var r = SyntheticStore.runRecord(task: "passkey", engines: ["full"],
+                                         taskParameters: ["lengths": "1024,2048", "answers": "Dolores Park | sandwich"], plannedSamples: 4)
         r.id = id
-        r.taskFamily = "passkey"
-        r.task = "passkey"
-        r.taskParameters = ["lengths": "1024,2048", "answers": "Dolores Park | sandwich"]
-        r.engines = [EngineRecord(label: "full", kind: "native", strategy: "full", parameters: ["threads": "2"])]
-        r.modelPath = "m.gguf"
-        r.modelName = "Gemma"
         r.modelSHA256 = "abcdef0123456789"
-        r.seed = 42
-        r.lmbenchVersion = "v1"
-        r.machine = MachineFacts(cpu: "EPYC", cores: 2, memoryBytes: 8 << 30, os: "Debian")
-        r.command = "lmbench run passkey"
-        r.plannedSamples = 4
         return r
     }
 

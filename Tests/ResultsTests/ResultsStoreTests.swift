@@ -1,5 +1,6 @@
 import XCTest
 import Results
+import StoreTestSupport
 
 final class ResultsStoreTests: XCTestCase {
     var dir: URL!
@@ -11,21 +12,9 @@ final class ResultsStoreTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
     func run(key: String = "k") -> RunRecord {
-        var run = RunRecord()
+        var run = SyntheticStore.runRecord(task: "passkey", engines: ["full"], tags: ["suite": "s"], taskParameters: ["lengths": "1024"],
+                                           plannedSamples: 2)
         run.key = key
-        run.taskFamily = "passkey"
-        run.task = "passkey"
-        run.taskParameters = ["lengths": "1024"]
-        run.engines = [EngineRecord(label: "full", kind: "native", strategy: "full", parameters: ["threads": "2"])]
-        run.modelPath = "m.gguf"
-        run.modelName = "M"
-        run.modelSHA256 = "ab"
-        run.seed = 42
-        run.lmbenchVersion = "v1"
-        run.machine = MachineFacts(cpu: "cpu", cores: 2, memoryBytes: 1 << 30, os: "linux")
-        run.tags = ["suite": "s"]
-        run.command = "lmbench run passkey"
-        run.plannedSamples = 2
         return run
     }
 

@@ -8,12 +8,9 @@ public enum SyntheticStore {
         return (try ResultsStore(path: dir.appendingPathComponent("db.sqlite").path), dir)
     }
 
-    /// A run of `task` with `engines`; `score(engine, length, depth, i)` gives each sample's score.
-    @discardableResult
-    public static func addRun(_ store: ResultsStore, task: String = "needle", engines: [String], lengths: [Int], depths: [Double?],
-                       samples: Int, tags: [String: String] = [:], taskParameters: [String: String] = [:], metric: (String, MetricKind) = ("contains_all", .proportion), prefill: (String, Int) -> Double = { _, l in Double(l) / 500 * 1000 },
-                       rss: (String, Int) -> Int = { _, l in (300 << 20) + l * 1024 },
-                       score: (String, Int, Double?, Int) -> Double) throws -> Int64 {
+    /// A run row of `task` with `engines`, every provenance field filled with a test value.
+    public static func runRecord(task: String, engines: [String], tags: [String: String] = [:],
+                                 taskParameters: [String: String] = [:], plannedSamples: Int = 0) -> RunRecord {
         var record = RunRecord()
         record.key = UUID().uuidString
         record.taskFamily = task
@@ -27,8 +24,20 @@ public enum SyntheticStore {
         record.machine = MachineFacts(cpu: "cpu", cores: 2, memoryBytes: 1 << 34, os: "linux")
         record.tags = tags
         record.taskParameters = taskParameters
-        record.command = "test"
-        record.plannedSamples = engines.count * lengths.count * depths.count * samples
+        record.command = "lmbench run \(task)"
+        record.plannedSamples = plannedSamples
+        return record
+    }
+
+    /// A run of `task` with `engines`; `score(engine, length, depth, i)` gives each sample's score.
+    @discardableResult
+    public static func addRun(_ store: ResultsStore, task: String = "needle", engines: [String], lengths: [Int], depths: [Double?],
+                       samples: Int, tags: [String: String] = [:], taskParameters: [String: String] = [:],
+                       metric: (String, MetricKind) = ("contains_all", .proportion), prefill: (String, Int) -> Double = { _, l in Double(l) / 500 * 1000 },
+                       rss: (String, Int) -> Int = { _, l in (300 << 20) + l * 1024 },
+                       score: (String, Int, Double?, Int) -> Double) throws -> Int64 {
+        let record = runRecord(task: task, engines: engines, tags: tags, taskParameters: taskParameters,
+                               plannedSamples: engines.count * lengths.count * depths.count * samples)
         let run = try store.insertRun(record)
         for engine in engines {
             for length in lengths {
