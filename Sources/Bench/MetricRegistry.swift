@@ -10,6 +10,7 @@ public enum MetricRegistry {
         .retrieval,
         .count,
         .codeSimilarity,
+        .kvWords,
     ]
 
     public static var names: [String] { all.map(\.name) }

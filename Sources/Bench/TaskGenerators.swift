@@ -5,6 +5,7 @@ public enum TaskGenerators {
         PasskeyTask.self,
         NeedleTask.self,
         LongBenchTask.self,
+        KVRetrievalTask.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

@@ -40,7 +40,7 @@ final class TaskTests: XCTestCase {
         }
         XCTAssertTrue(catalog.names.contains("passkey") && catalog.names.contains("needle") && catalog.names.contains("longbench"))
         XCTAssertFalse(catalog.names.contains("nightly"), "suites are not tasks")
-        XCTAssertEqual(Set(TaskGenerators.names), ["passkey", "needle", "longbench"])
+        XCTAssertEqual(Set(TaskGenerators.names), ["passkey", "needle", "longbench", "kv_retrieval"])
         // Every task file's generator, and every metric it names, is registered.
         for name in catalog.names where catalog.files[name]?.generator != "longbench" || name == "longbench" {
             XCTAssertNoThrow(try catalog.make(name, request: request([4096], data: data)), name)
@@ -101,6 +101,32 @@ final class TaskTests: XCTestCase {
         XCTAssertThrowsError(try catalog.make("passkey", request: request([40]), tokenizer: tokenizer)) {
             XCTAssertTrue("\($0)".contains("too short"))
         }
+    }
+
+    func testKVRetrievalPromptsAreSizedInModelTokensAndAskAKeyOfTheObject() throws {
+        let task = try catalog.make("kv_retrieval", request: request([1024, 4096], depths: [0, 50, 100]))
+        XCTAssertEqual(task.family, "kv_retrieval")
+        for p in try task.plan() {
+            let sample = try task.makeSample(p)
+            let tokens = try XCTUnwrap(sample.promptTokens)
+            XCTAssertLessThanOrEqual(tokens.count, p.length)
+            XCTAssertGreaterThan(tokens.count, p.length - 80, "one pair and one question of slack at most")
+            XCTAssertEqual(tokenizer.decode(tokens, renderSpecial: false), sample.prompt, "the ids say what the text says")
+            XCTAssertTrue(sample.prompt.hasPrefix("Extract the value corresponding to the specified key in the JSON object below.\n\nJSON data:\n{\""))
+            // The JSON object parses, and the asked key maps to the expected value at the asked depth.
+            let object = try XCTUnwrap(sample.prompt.range(of: "{").map { sample.prompt[$0.lowerBound...] }?.prefix { $0 != "}" })
+            let pairs = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((object + "}").utf8)) as? [String: String])
+            let key = try XCTUnwrap(sample.prompt.components(separatedBy: "Key: \"").last?.prefix(36))
+            XCTAssertEqual(pairs[String(key)], sample.answers[0])
+            XCTAssertTrue(sample.prompt.hasSuffix("\"\nThe value associated with the specified key is: "))
+            let order = object.components(separatedBy: "\": \"").count - 1
+            XCTAssertEqual(order, pairs.count)
+            XCTAssertEqual(sample.score("The value is \"\(sample.answers[0])\".").score, 1)
+            XCTAssertEqual(sample.score(String(sample.answers[0].dropLast())).score, 0)
+            XCTAssertEqual(try task.makeSample(p).promptTokens, tokens, "same seed, same sample")
+        }
+        let depths = try task.plan().prefix(3).map { try task.makeSample($0).depth }
+        XCTAssertEqual(depths, [0, 50, 100].map(Optional.some), "the asked pair sits at the grid's depth")
     }
 
     func testNeedleGoesInAtASentenceBoundaryOfTheHaystack() throws {
@@ -219,7 +245,7 @@ final class TaskTests: XCTestCase {
         }
         try write(#"{"generator": "ruler9000"}"#)
         XCTAssertThrowsError(try TaskCatalog(folder: dir.path).make("bad", request: request([1024]), tokenizer: tokenizer)) {
-            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: unknown generator 'ruler9000' (generators: passkey, needle, longbench)")
+            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: unknown generator 'ruler9000' (generators: passkey, needle, longbench, kv_retrieval)")
         }
         XCTAssertThrowsError(try TaskCatalog(folder: dir.path + "/missing")) { XCTAssertTrue("\($0)".contains("task folder not found")) }
     }
