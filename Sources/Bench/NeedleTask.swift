@@ -68,7 +68,8 @@ final class NeedleTask: BenchmarkTask, TaskGenerator {
             haystackSource = path
             _ = try Haystack.files(at: path)   // fail now, not at the first sample
         } else {
-            haystackSource = "generated(seed \(request.seed))"
+            // Not "generated(seed N)": that label's prose was one text cut per sample, cycling at 2^18 tokens.
+            haystackSource = "generated prose per length and sample (seed \(request.seed))"
         }
     }
 

@@ -23,10 +23,17 @@ public enum Provenance {
                             memoryBytes: Int(ProcessInfo.processInfo.physicalMemory), os: os)
     }
 
-    /// `LMBENCH_VERSION` if set, else the git revision of the checkout this binary was built from
-    /// (with `-dirty` for uncommitted changes), else "unknown".
+    /// `LMBENCH_VERSION` if set; else the git revision of the checkout the sources are in (with
+    /// `-dirty` for uncommitted changes, "unknown" without git) and the first 12 hex digits of this
+    /// executable's sha256, so that a rebuilt binary is a new version even when the revision reads
+    /// the same (uncommitted edits, or a `git pull` without a rebuild).
     public static func version() -> String {
         if let v = ProcessInfo.processInfo.environment["LMBENCH_VERSION"], !v.isEmpty { return v }
+        let binary = (try? sha256(ofFile: "/proc/self/exe")).map { " (binary \($0.prefix(12)))" } ?? ""
+        return revision() + binary
+    }
+
+    static func revision() -> String {
         let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -59,8 +59,8 @@ public struct RunConfiguration: Equatable, Encodable, Sendable {
 }
 
 /// A run before it starts: the task with its parameters, the engines, and the run row with its
-/// provenance. Everything a command line or a suite entry can get wrong is checked before the
-/// model is loaded.
+/// provenance. The task name, grids, engine names and data file are checked before any engine
+/// loads its model; engine parameters and task files are checked as they are made.
 public final class RunPlan {
     public let task: BenchmarkTask
     public let engines: [Engine]

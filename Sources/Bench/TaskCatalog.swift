@@ -80,6 +80,8 @@ public struct TaskCatalog {
             for entry in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() where entry.hasSuffix(".json") {
                 let name = String(entry.dropLast(5))
                 let file = try TaskFile(name: name, path: dir + "/" + entry)
+                // A suite left beside the tasks (where lmbench once kept them) is not a task.
+                if file.generator == "suite" { continue }
                 if let other = files[name] { throw TaskError("\(file.path): task '\(name)' is also defined by \(other.path)") }
                 files[name] = file
             }

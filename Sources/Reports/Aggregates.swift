@@ -22,7 +22,8 @@ public struct Mean: Equatable, Sendable {
 /// One (engine, length) cell of a run's samples: accuracy, latency and memory.
 public struct Cell: Equatable, Sendable {
     public var score = Mean()
-    /// The kind of the scores' metric (a cell's samples share one metric).
+    /// The kind of the scores' metric: continuous as soon as one sample's is (a cell mixing
+    /// metrics must not get a Wilson interval on F1 scores).
     public var kind = MetricKind.proportion
     public var timeToFirstTokenMs = Mean()
     public var prefillTokensPerSecond = Mean()
@@ -38,7 +39,7 @@ public struct Cell: Equatable, Sendable {
     public mutating func add(_ s: SampleRecord) {
         statuses[s.status, default: 0] += 1
         guard s.status == .ok else { return }
-        kind = s.metricKind
+        if s.metricKind == .continuous { kind = .continuous }
         score.add(s.score)
         timeToFirstTokenMs.add(s.timeToFirstTokenMs)
         prefillTokensPerSecond.add(s.prefillTokensPerSecond)

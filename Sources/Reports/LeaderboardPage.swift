@@ -51,8 +51,9 @@ public struct NightlyHistory {
     /// The newest nightly against the one before, or nil when there is only one.
     public func comparison(store: ResultsStore) throws -> Comparison? {
         guard nightlies.count >= 2 else { return nil }
-        return Comparison(before: try store.samples(runIDs: nightlies[nightlies.count - 2].runIDs),
-                          after: try store.samples(runIDs: nightlies.last!.runIDs))
+        let before = nightlies[nightlies.count - 2].runIDs, after = nightlies.last!.runIDs
+        return Comparison(before: try store.samples(runIDs: before), after: try store.samples(runIDs: after),
+                          runs: try (before + after).map { try store.run(id: $0) })
     }
 
     /// The regression report of the newest nightly.

@@ -32,16 +32,19 @@ public struct Comparison: Sendable {
         var scores: [String: Double] = [:]
     }
 
-    /// Compares `before` and `after` cell by cell: (task, engine, length or LongBench bucket).
-    public init(before: [SampleRecord], after: [SampleRecord]) {
+    /// Compares `before` and `after` cell by cell: (task, engine, length, or dataset for families laid
+    /// out by dataset). `runs` holds the samples' runs: two samples pair only when their keys and
+    /// their runs' task parameters (seed included) are the same, so they were the same prompt.
+    public init(before: [SampleRecord], after: [SampleRecord], runs: [RunRecord]) {
+        let parameters = Dictionary(runs.map { ($0.id, Leaderboard.parameterIdentity($0)) }, uniquingKeysWith: { a, _ in a })
         func sides(_ samples: [SampleRecord]) -> [String: Side] {
             var result: [String: Side] = [:]
             for s in samples {
-                let g = LengthAxis.group(s)
+                let g = ReportLayout.isByDataset(s) ? (label: s.dataset, order: 0) : LengthAxis.group(s)
                 let key = "\(s.task)\u{1F}\(s.engine)\u{1F}\(g.label)"
                 var side = result[key] ?? Side(task: s.task, engine: s.engine, column: g.label, order: g.order)
                 side.cell.add(s)
-                if s.status == .ok, let score = s.score { side.scores[s.sampleKey] = score }
+                if s.status == .ok, let score = s.score { side.scores[(parameters[s.runID] ?? "?\(s.runID)") + "\u{1E}" + s.sampleKey] = score }
                 result[key] = side
             }
             return result
@@ -49,7 +52,7 @@ public struct Comparison: Sendable {
         let a = sides(before), b = sides(after)
         let keys = Set(a.keys).union(b.keys).sorted {
             let x = a[$0] ?? b[$0]!, y = a[$1] ?? b[$1]!
-            return (x.task, x.engine, x.order) < (y.task, y.engine, y.order)
+            return (x.task, x.engine, x.order, x.column) < (y.task, y.engine, y.order, y.column)
         }
         rows = keys.map { key in
             let x = a[key], y = b[key]
@@ -68,7 +71,7 @@ public struct Comparison: Sendable {
     }
 
     /// Two engines of the same samples: `first`'s samples against `second`'s, cell by cell.
-    public init(samples: [SampleRecord], first: String, second: String) {
+    public init(samples: [SampleRecord], first: String, second: String, runs: [RunRecord]) {
         func relabelled(_ engine: String) -> [SampleRecord] {
             samples.filter { $0.engine == engine }.map { s in
                 var s = s
@@ -76,7 +79,7 @@ public struct Comparison: Sendable {
                 return s
             }
         }
-        self.init(before: relabelled(first), after: relabelled(second))
+        self.init(before: relabelled(first), after: relabelled(second), runs: runs)
     }
 
     static func flags(before: Cell?, after: Cell?, paired: PairedResult?) -> [String] {

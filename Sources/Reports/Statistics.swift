@@ -62,7 +62,7 @@ private func bootstrapMeans(_ x: [Double], resamples: Int, seed: UInt64) -> [Dou
 
 private func mean(_ x: [Double]) -> Double { x.isEmpty ? 0 : x.reduce(0, +) / Double(x.count) }
 
-// MARK: - Bootstrap interval of a mean
+// MARK: - Wilson interval of a proportion
 
 /// The Wilson score interval for a proportion: k successes (scores may be fractional; their sum is
 /// used) out of n, at 95% (z = 1.96). Better behaved than the normal interval at small n and near 0 or 1.
@@ -80,6 +80,7 @@ public struct WilsonInterval: Equatable, Sendable {
     }
 }
 
+// MARK: - Bootstrap interval of a mean
 
 /// The percentile bootstrap 95% interval of the mean of per-sample scores (Efron & Tibshirani,
 /// *An Introduction to the Bootstrap*, 1993, ch. 13): draw `resamples` samples of size n with
@@ -284,6 +285,29 @@ public struct PairedBootstrapTest: Equatable, Sendable {
     }
 }
 
+/// The exact paired sign-flip (permutation) test: under the null hypothesis each difference is as
+/// likely to have the other sign, so p is the share of the 2ⁿ sign assignments whose mean is at
+/// least as far from 0 as the observed one (Fisher's randomization test).
+public enum SignFlipTest {
+    /// Pairs up to which every assignment is enumerated (2¹⁶ · 16 additions).
+    public static let exactLimit = 16
+
+    public static func exactTwoSidedP(differences d: [Double]) -> Double {
+        precondition(d.count <= exactLimit, "the exact sign-flip test enumerates at most 2^\(exactLimit) assignments")
+        guard !d.isEmpty else { return 1 }
+        let observed = abs(d.reduce(0, +))
+        // Sums within a relative 1e-12 of the observed one count as equal, so ties are not lost to rounding.
+        let tolerance = 1e-12 * max(1, d.reduce(0) { $0 + abs($1) })
+        var extreme = 0
+        for signs in 0..<(1 << d.count) {
+            var sum = 0.0
+            for (i, x) in d.enumerated() { sum += signs & (1 << i) == 0 ? x : -x }
+            if abs(sum) >= observed - tolerance { extreme += 1 }
+        }
+        return Double(extreme) / Double(1 << d.count)
+    }
+}
+
 // MARK: - One entry point for comparing two configurations
 
 /// The outcome of comparing configuration a with configuration b on the same samples.
@@ -294,6 +318,8 @@ public struct PairedResult: Equatable, Sendable {
         /// A proportion metric with some fractional scores (e.g. 1/3 of needles found): the
         /// samples are not simply right or wrong, so McNemar does not apply.
         case pairedBootstrapFractional = "paired bootstrap (fractional proportion scores)"
+        /// Few pairs of scores that are not simply right or wrong: the exact sign-flip test.
+        case signFlipExact = "sign-flip exact"
     }
 
     /// Pairs that one side got right and the other wrong; only for McNemar.
@@ -349,9 +375,13 @@ public enum PairedComparison {
                                 differenceLower: nil, differenceUpper: nil)
         }
         let boot = PairedBootstrapTest(before: pairs.map(\.a), after: pairs.map(\.b), resamples: resamples, seed: seed)
-        return PairedResult(test: kind == .proportion ? .pairedBootstrapFractional : .pairedBootstrap,
+        // A bootstrap of a handful of differences cannot see how they could have fallen otherwise
+        // (d = 0.2, 0.4 never resamples to a mean near 0, so p = 1/10001): below `SignFlipTest.exactLimit`
+        // pairs the p-value is the exact sign-flip test's, whose smallest two-sided p is 2/2ⁿ.
+        let exact = n <= SignFlipTest.exactLimit
+        return PairedResult(test: exact ? .signFlipExact : kind == .proportion ? .pairedBootstrapFractional : .pairedBootstrap,
                             n: n, meanA: meanA, meanB: meanB, meanDifference: boot.meanDifference,
-                            pValue: boot.pValue, discordant: nil,
-                            differenceLower: boot.lower, differenceUpper: boot.upper)
+                            pValue: exact ? SignFlipTest.exactTwoSidedP(differences: pairs.map { $0.b - $0.a }) : boot.pValue,
+                            discordant: nil, differenceLower: boot.lower, differenceUpper: boot.upper)
     }
 }

@@ -82,8 +82,9 @@ public struct Table<Record> {
         return "CREATE TABLE \(name) (\n    " + lines.joined(separator: ",\n    ") + "\n);"
     }
 
-    var insertSQL: String {
-        "INSERT OR IGNORE INTO \(name) (\(columns.map(\.name).joined(separator: ", "))) VALUES ("
+    /// The INSERT of every column; `orIgnore` leaves a row that would repeat a unique key alone.
+    func insertSQL(orIgnore: Bool) -> String {
+        "INSERT \(orIgnore ? "OR IGNORE " : "")INTO \(name) (\(columns.map(\.name).joined(separator: ", "))) VALUES ("
             + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
     }
 

@@ -47,7 +47,8 @@ public struct EngineRecord: Codable, Equatable, Sendable {
 /// Everything needed to reproduce a run.
 public struct RunRecord: Equatable, Sendable {
     public var id: Int64 = 0
-    /// A digest of the configuration and the lmbench version (see `RunPlan` in Bench).
+    /// A digest of the configuration and the lmbench version (see `RunPlan` in Bench), to name the
+    /// experiment; resume compares the configurations themselves, field by field.
     public var key = ""
     /// The generator behind the task (`passkey`, `needle`, `longbench`, …).
     public var taskFamily = ""

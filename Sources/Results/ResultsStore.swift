@@ -32,25 +32,40 @@ public final class ResultsStore {
         );
         CREATE TABLE model_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified REAL NOT NULL, sha256 TEXT NOT NULL);
         """,
-        // 2: task family, explicit length unit and metric kind; named per-sample figures. Schema-1
-        // rows say their family only through their metric (first_integer: passkey, contains_all:
-        // needle, any other: a LongBench dataset), and LongBench rows their words in length_words.
+        // 2: task family, explicit length unit and metric kind; named per-sample figures. The samples
+        // table is rebuilt (DROP COLUMN needs SQLite 3.35). A schema-1 run says its family through its
+        // parameters (LongBench runs have `data`; generated tasks their metric), and its LongBench
+        // rows hold words: in length_words, or in length_tokens for rows refused before running.
         """
         ALTER TABLE runs ADD COLUMN task_family TEXT NOT NULL DEFAULT '';
         ALTER TABLE runs ADD COLUMN chat_template TEXT NOT NULL DEFAULT 'none';
-        ALTER TABLE samples ADD COLUMN task_family TEXT NOT NULL DEFAULT '';
-        ALTER TABLE samples ADD COLUMN length INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE samples ADD COLUMN length_unit TEXT NOT NULL DEFAULT 'tokens';
-        ALTER TABLE samples ADD COLUMN metric_kind TEXT NOT NULL DEFAULT 'proportion';
-        UPDATE samples SET
-            task_family = CASE metric WHEN 'first_integer' THEN 'passkey' WHEN 'contains_all' THEN 'needle'
-                WHEN '' THEN CASE WHEN length_words IS NULL THEN task ELSE 'longbench' END ELSE 'longbench' END,
-            length = COALESCE(length_words, length_tokens),
-            length_unit = CASE WHEN length_words IS NULL THEN 'tokens' ELSE 'words' END,
-            metric_kind = CASE WHEN metric IN ('qa_f1', 'rouge_l', 'code_sim') THEN 'continuous' ELSE 'proportion' END;
-        ALTER TABLE samples DROP COLUMN length_tokens;
-        ALTER TABLE samples DROP COLUMN length_words;
-        UPDATE runs SET task_family = COALESCE((SELECT task_family FROM samples WHERE run_id = runs.id AND metric != '' LIMIT 1), task);
+        UPDATE runs SET task_family = CASE
+            WHEN json_extract(task_parameters, '$.data') IS NOT NULL THEN 'longbench'
+            WHEN json_extract(task_parameters, '$.metric') = 'first_integer' THEN 'passkey'
+            WHEN json_extract(task_parameters, '$.metric') = 'contains_all' THEN 'needle'
+            ELSE task END;
+        CREATE TABLE samples_v2 (
+            id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, engine TEXT NOT NULL,
+            sample_key TEXT NOT NULL, task_family TEXT NOT NULL, task TEXT NOT NULL, dataset TEXT NOT NULL, sample_id TEXT NOT NULL,
+            length INTEGER NOT NULL, length_unit TEXT NOT NULL, depth REAL, expected TEXT NOT NULL, output TEXT NOT NULL, score REAL,
+            metric TEXT NOT NULL, metric_kind TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, truncated INTEGER NOT NULL,
+            prefill_ms REAL, ttft_ms REAL, decode_ms REAL, decode_tokens INTEGER NOT NULL, decode_tokens_per_second REAL,
+            peak_rss_bytes INTEGER, attention_state_bytes INTEGER, status TEXT NOT NULL, error TEXT, finished_at TEXT NOT NULL,
+            UNIQUE(run_id, engine, sample_key)
+        );
+        INSERT INTO samples_v2 (id, run_id, engine, sample_key, task_family, task, dataset, sample_id, length, length_unit, depth,
+                                expected, output, score, metric, metric_kind, prompt_tokens, truncated, prefill_ms, ttft_ms, decode_ms,
+                                decode_tokens, decode_tokens_per_second, peak_rss_bytes, attention_state_bytes, status, error, finished_at)
+        SELECT s.id, s.run_id, s.engine, s.sample_key, r.task_family, s.task, s.dataset, s.sample_id,
+               COALESCE(s.length_words, s.length_tokens),
+               CASE WHEN r.task_family = 'longbench' OR s.length_words IS NOT NULL THEN 'words' ELSE 'tokens' END,
+               s.depth, s.expected, s.output, s.score, s.metric,
+               CASE WHEN s.metric IN ('qa_f1', 'rouge_l', 'code_sim') THEN 'continuous' ELSE 'proportion' END,
+               s.prompt_tokens, s.truncated, s.prefill_ms, s.ttft_ms, s.decode_ms, s.decode_tokens, s.decode_tokens_per_second,
+               s.peak_rss_bytes, s.attention_state_bytes, s.status, s.error, s.finished_at
+        FROM samples s JOIN runs r ON r.id = s.run_id;
+        DROP TABLE samples;
+        ALTER TABLE samples_v2 RENAME TO samples;
         \(sampleFiguresSQL)
         """,
     ]
@@ -115,7 +130,7 @@ public final class ResultsStore {
     public func insertRun(_ run: RunRecord) throws -> RunRecord {
         var run = run
         run.createdAt = Self.now()
-        try database.query(RunRecord.table.insertSQL, RunRecord.table.values(run))
+        try database.query(RunRecord.table.insertSQL(orIgnore: false), RunRecord.table.values(run))
         run.id = database.lastInsertedRowID
         return run
     }
@@ -167,7 +182,7 @@ public final class ResultsStore {
         var sample = sample
         sample.finishedAt = Self.now()
         try database.transaction {
-            try database.query(SampleRecord.table.insertSQL, SampleRecord.table.values(sample))
+            try database.query(SampleRecord.table.insertSQL(orIgnore: true), SampleRecord.table.values(sample))
             guard database.changes > 0 else { return }
             let id = database.lastInsertedRowID
             for (name, value) in sample.figures.sorted(by: { $0.key < $1.key }) {

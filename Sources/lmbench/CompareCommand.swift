@@ -42,12 +42,13 @@ enum CompareCommand {
                 throw CommandError("\(store.path): run \(ids[0]) has no engine '\(name)' (engines: \(Set(samples.map(\.engine)).sorted().joined(separator: ", ")))")
             }
             document.heading(1, "lmbench compare: run \(ids[0]), \(names[0]) → \(names[1])")
-            document += Comparison(samples: samples, first: names[0], second: names[1])
+            document += Comparison(samples: samples, first: names[0], second: names[1], runs: [try store.run(id: ids[0])])
                 .document(title: "Cells", beforeName: names[0], afterName: names[1])
         } else {
             guard ids.count == 2 else { throw UsageError("lmbench compare: expected two run ids (lmbench compare 3 4) or one with --engines A,B") }
             document.heading(1, "lmbench compare: run \(ids[0]) → run \(ids[1])")
-            document += Comparison(before: try store.samples(runIDs: [ids[0]]), after: try store.samples(runIDs: [ids[1]]))
+            document += Comparison(before: try store.samples(runIDs: [ids[0]]), after: try store.samples(runIDs: [ids[1]]),
+                                   runs: try ids.map { try store.run(id: $0) })
                 .document(title: "Cells", beforeName: "run \(ids[0])", afterName: "run \(ids[1])")
         }
         try Output.publish(document, title: "lmbench compare", format: format, to: o.string("out"))

@@ -2,7 +2,7 @@ import Foundation
 import Reports
 import Results
 
-/// `lmbench report`: Markdown from the store.
+/// `lmbench report`: a report of stored runs, Markdown or HTML, from the store alone.
 enum ReportCommand {
     static let usage = "lmbench report [--run ID[,ID...] | --latest] [--format md|html] [--out FILE] [--db PATH]"
     static let summary = """

@@ -62,13 +62,20 @@ final class LeaderboardTests: XCTestCase {
                                           rss: { e, l in Int(Double((300 << 20) + l * 1024) * (e == "full" && l == 1024 ? 1.15 : 1)) }) { e, l, _, i in
             e == "lm-infinite" && l == 2048 && i == 0 ? 0 : (e == "lm-infinite" && l == 2048 ? 0 : 1)
         }
-        let comparison = Comparison(before: try store.samples(runIDs: [a]), after: try store.samples(runIDs: [b]))
+        let runs = try store.runs()
+        let comparison = Comparison(before: try store.samples(runIDs: [a]), after: try store.samples(runIDs: [b]), runs: runs)
         let flagged = comparison.regressions.map { "\($0.engine)@\($0.column): \($0.flags.joined(separator: "; "))" }
         XCTAssertEqual(flagged.count, 3, flagged.joined(separator: "\n"))
         XCTAssertTrue(flagged.contains { $0.hasPrefix("lm-infinite@2k: accuracy 1.00 → 0.00") }, "\(flagged)")
         XCTAssertTrue(flagged.contains { $0.hasPrefix("full@2k: prefill 500 → 400 tok/s (-20%)") }, "\(flagged)")
         XCTAssertTrue(flagged.contains { $0.hasPrefix("full@1k: peak RSS") && $0.contains("(+15%)") }, "\(flagged)")
-        XCTAssertTrue(Comparison(before: try store.samples(runIDs: [a]), after: try store.samples(runIDs: [a])).regressions.isEmpty)
+        XCTAssertTrue(Comparison(before: try store.samples(runIDs: [a]), after: try store.samples(runIDs: [a]), runs: runs).regressions.isEmpty)
+        XCTAssertEqual(comparison.rows.first { $0.engine == "lm-infinite" && $0.column == "2k" }?.paired?.n, 6)
+        // Runs of another seed share sample keys but not prompts: nothing is paired.
+        let c = try SyntheticStore.addRun(store, engines: ["full", "lm-infinite"], lengths: [1024, 2048], depths: [0, 50, 100], samples: 2,
+                                          taskParameters: ["seed": "9"], score: good)
+        let otherSeed = Comparison(before: try store.samples(runIDs: [b]), after: try store.samples(runIDs: [c]), runs: try store.runs())
+        XCTAssertTrue(otherSeed.rows.allSatisfy { $0.paired == nil })
     }
 
     func testRunsWithOtherSeedsOrTaskParametersAddSamples() throws {

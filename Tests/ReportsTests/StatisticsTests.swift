@@ -312,4 +312,23 @@ final class StatisticsTests: XCTestCase {
         XCTAssertNil(ScoreInterval.interval(kind: .proportion, scores: []))
         XCTAssertNil(ScoreInterval.interval(kind: .continuous, scores: []))
     }
+
+    func testFewContinuousPairsAreJudgedByTheExactSignFlipTest() {
+        // d = (0.2, 0.4): of the four sign assignments, (+,+) and (−,−) reach |sum| 0.6: p = 2/4.
+        XCTAssertEqual(SignFlipTest.exactTwoSidedP(differences: [0.2, 0.4]), 0.5)
+        let two = PairedComparison.compare(kind: .continuous, pairs: [(a: 0.1, b: 0.3), (a: 0.2, b: 0.6)])
+        XCTAssertEqual(two.testName, "sign-flip exact")
+        XCTAssertEqual(two.pValue, 0.5)
+        XCTAssertFalse(two.significant)
+        // Six differences all positive: only all-plus and all-minus reach the observed sum: p = 2/64.
+        let six = PairedComparison.compare(kind: .continuous, pairs: (1...6).map { (a: 0.1, b: 0.1 + 0.05 * Double($0)) })
+        XCTAssertEqual(six.pValue, 2.0 / 64, accuracy: 1e-15)
+        XCTAssertTrue(six.significant)
+        // d = (0.1, −0.1, 0.3): sums 0.3 observed; assignments reaching |0.3|: ±(0.1 − 0.1 + 0.3), ±(−0.1 + 0.1 + 0.3),
+        // ±(0.1 + 0.1 + 0.3) → 6 of 8.
+        XCTAssertEqual(SignFlipTest.exactTwoSidedP(differences: [0.1, -0.1, 0.3]), 0.75)
+        XCTAssertEqual(SignFlipTest.exactTwoSidedP(differences: [0, 0]), 1)
+        XCTAssertEqual(PairedComparison.compare(kind: .continuous, pairs: (0..<17).map { (a: 0.0, b: 0.01 * Double($0)) }).testName,
+                       "paired bootstrap", "beyond 16 pairs the bootstrap decides")
+    }
 }

@@ -70,15 +70,23 @@ final class ResultsStoreTests: XCTestCase {
         XCTAssertFalse(try schema(fresh).isEmpty)
 
         // What the rows of the first schema say, in the new columns. The fixture (made by lmbench
-        // d0e6dbf): run 1 passkey (full, truncation), 2 needle, 3 LongBench multi_news, 4 passkey killed.
+        // d0e6dbf): run 1 passkey (full, truncation), 2 needle, 3 LongBench multi_news, 4 passkey killed,
+        // 5 a 10-word qasper record whose `length` of 10^8 words d0e6dbf took for tokens and refused.
         let runs = try migrated.runs()
-        XCTAssertEqual(runs.map(\.taskFamily), ["passkey", "needle", "longbench", "passkey"])
-        XCTAssertEqual(runs.map { $0.finishedAt == nil }, [false, false, false, true])
+        XCTAssertEqual(runs.map(\.taskFamily), ["passkey", "needle", "longbench", "passkey", "longbench"])
+        XCTAssertEqual(runs.map { $0.finishedAt == nil }, [false, false, false, true, false])
         XCTAssertEqual(runs[0].engines.map(\.kind), ["native", "native"])
         let samples = try migrated.samples(runIDs: runs.map(\.id))
-        XCTAssertEqual(samples.count, 10)
+        XCTAssertEqual(samples.count, 11)
         for s in samples {
             switch s.runID {
+            case 5:
+                XCTAssertEqual(s.taskFamily, "longbench", "a row refused before it ran says its family through its run")
+                XCTAssertEqual(s.lengthUnit, .words)
+                XCTAssertEqual(s.length, 100_000_000)
+                XCTAssertEqual(s.status, .skipped)
+                XCTAssertNil(s.score)
+                continue
             case 3:
                 XCTAssertEqual(s.taskFamily, "longbench")
                 XCTAssertEqual(s.lengthUnit, .words)

@@ -133,6 +133,7 @@ public final class Generator {
         // The text of the new tokens as bytes, grown token by token so that each step searches only
         // its tail for stop strings.
         var text: [UInt8] = []
+        var contentStart: Int?
         let decodeStart = DispatchTime.now().uptimeNanoseconds
         while generated.count < request.maxNewTokens {
             if !generated.isEmpty {
@@ -148,7 +149,13 @@ public final class Generator {
             }
             let searched = text.count
             text += tokenizer.decodeBytes([next], renderSpecial: false)
-            if let stopStart = stopStrings.firstOccurrence(in: text, searchedCount: searched) {
+            // Stop strings count only once the output has begun: a completion that opens with a
+            // newline is not over (LongBench's samsum stops at "\n" but never on the first token).
+            if contentStart == nil, let first = text.firstIndex(where: { !($0 == 32 || $0 == 9 || $0 == 10 || $0 == 13) }) {
+                contentStart = first
+            }
+            if let contentStart,
+               let stopStart = stopStrings.firstOccurrence(in: text, searchedCount: max(searched, contentStart), minimumStart: contentStart) {
                 text.removeSubrange(stopStart...)
                 stopReason = .stopString
                 break

@@ -7,13 +7,13 @@ struct StopStringSearch {
     /// Empty strings are left out: they would end generation before any text.
     init(_ stopStrings: [String]) { self.stopStrings = stopStrings.filter { !$0.isEmpty }.map { Array($0.utf8) } }
 
-    /// The byte offset of the earliest stop string in `text`, given that none lies wholly within
-    /// its first `searchedCount` bytes; nil when there is none.
-    func firstOccurrence(in text: [UInt8], searchedCount: Int) -> Int? {
+    /// The byte offset of the earliest stop string in `text` that starts at `minimumStart` or later,
+    /// given that none lies wholly within its first `searchedCount` bytes; nil when there is none.
+    func firstOccurrence(in text: [UInt8], searchedCount: Int, minimumStart: Int = 0) -> Int? {
         var first: Int?
         for stop in stopStrings where stop.count <= text.count {
             let lastStart = min(text.count - stop.count, (first ?? .max) - 1)
-            var start = max(0, searchedCount - stop.count + 1)
+            var start = max(minimumStart, searchedCount - stop.count + 1)
             while start <= lastStart {
                 if text[start..<(start + stop.count)].elementsEqual(stop) {
                     first = start
