@@ -87,7 +87,7 @@ final class KVRetrievalTask: BenchmarkTask, TaskGenerator {
             (request.depths.map { $0.map(Optional.some) } ?? [nil]).flatMap { depth in
                 (0..<request.samplesPerCell).map { i in
                     PlannedSample.generated(key: "\(name)/\(length)/\(depth.map { String(format: "d%g", $0) } ?? "uniform")/\(i)", index: i,
-                                            length: length, depth: depth, maxNewTokens: configuration.maxNewTokens)
+                                            length: length, depth: depth, maxNewTokens: configuration.maxNewTokens, metric: metric)
                 }
             }
         }

@@ -150,7 +150,7 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
         records.enumerated().map { i, r in
             PlannedSample(key: "\(r.dataset)/\(r.id)/\(r.line)", index: i, length: r.words, lengthUnit: .words, depth: nil,
                           promptTokens: nil, estimatedTokens: (r.context.utf8.count + r.input.utf8.count) / 4,
-                          maxNewTokens: definitions[r.dataset]!.maxNewTokens)
+                          maxNewTokens: definitions[r.dataset]!.maxNewTokens, metric: definitions[r.dataset]!.metric)
         }
     }
 

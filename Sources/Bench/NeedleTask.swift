@@ -87,7 +87,7 @@ final class NeedleTask: BenchmarkTask, TaskGenerator {
             depths.flatMap { depth in
                 (0..<request.samplesPerCell).map { i in
                     PlannedSample.generated(key: "\(name)/\(length)/d\(String(format: "%g", depth))/\(i)", index: i, length: length,
-                                            depth: depth, maxNewTokens: maxNewTokens)
+                                            depth: depth, maxNewTokens: maxNewTokens, metric: metric)
                 }
             }
         }

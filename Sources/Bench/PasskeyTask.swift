@@ -80,7 +80,7 @@ final class PasskeyTask: BenchmarkTask, TaskGenerator {
                 for i in 0..<request.samplesPerCell {
                     let depthKey = depth.map { String(format: "d%g", $0) } ?? "uniform"
                     planned.append(.generated(key: "\(name)/\(length)/\(depthKey)/\(i)", index: i, length: length, depth: depth,
-                                              maxNewTokens: maxNewTokens))
+                                              maxNewTokens: maxNewTokens, metric: metric))
                 }
             }
         }

@@ -156,5 +156,7 @@ extension SampleRecord {
         lengthUnit = planned.lengthUnit
         depth = planned.depth
         promptTokens = planned.promptTokens ?? 0
+        metric = planned.metric.name
+        metricKind = planned.metric.kind
     }
 }

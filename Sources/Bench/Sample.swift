@@ -59,9 +59,11 @@ public struct PlannedSample: Sendable {
     /// A rough prompt size in tokens, for weighing the ETA only.
     public var estimatedTokens: Int
     public var maxNewTokens: Int
+    /// How the sample will be scored: stored even for a sample refused before its prompt is built.
+    public var metric: Metric
 
     public init(key: String, index: Int, length: Int, lengthUnit: LengthUnit, depth: Double?, promptTokens: Int?,
-                estimatedTokens: Int, maxNewTokens: Int) {
+                estimatedTokens: Int, maxNewTokens: Int, metric: Metric) {
         self.key = key
         self.index = index
         self.length = length
@@ -70,12 +72,13 @@ public struct PlannedSample: Sendable {
         self.promptTokens = promptTokens
         self.estimatedTokens = estimatedTokens
         self.maxNewTokens = maxNewTokens
+        self.metric = metric
     }
 
     /// A sample of a generated task: `length` tokens, known before the prompt is built.
-    public static func generated(key: String, index: Int, length: Int, depth: Double?, maxNewTokens: Int) -> PlannedSample {
+    public static func generated(key: String, index: Int, length: Int, depth: Double?, maxNewTokens: Int, metric: Metric) -> PlannedSample {
         PlannedSample(key: key, index: index, length: length, lengthUnit: .tokens, depth: depth, promptTokens: length,
-                      estimatedTokens: length, maxNewTokens: maxNewTokens)
+                      estimatedTokens: length, maxNewTokens: maxNewTokens, metric: metric)
     }
 }
 

@@ -21,8 +21,8 @@ final class RunnerTests: XCTestCase {
             (0..<n).map { i in
                 inWords
                     ? PlannedSample(key: "count/\(i)", index: i, length: 100_000 * (i + 1), lengthUnit: .words, depth: nil,
-                                    promptTokens: nil, estimatedTokens: 3, maxNewTokens: 4)
-                    : .generated(key: "count/\(i)", index: i, length: 1024 * (i + 1), depth: nil, maxNewTokens: 4)
+                                    promptTokens: nil, estimatedTokens: 3, maxNewTokens: 4, metric: .firstInteger)
+                    : .generated(key: "count/\(i)", index: i, length: 1024 * (i + 1), depth: nil, maxNewTokens: 4, metric: .firstInteger)
             }
         }
         func makeSample(_ p: PlannedSample) throws -> Sample {
@@ -138,6 +138,9 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(generated.asked.prefix(2).map(\.promptTokens), [1024, 2048])
         XCTAssertEqual(generated.asked.prefix(2).map(\.maxNewTokens), [4, 4])
         XCTAssertEqual(first.counts, [.ok: 1, .skipped: 1], "2048 + 4 new tokens is over the limit of 2051")
+        let refused = try XCTUnwrap(try store.samples(runIDs: [first.runID]).first { $0.status == .skipped })
+        XCTAssertEqual(refused.metric, "first_integer", "a sample refused before its prompt is built still says how it would be scored")
+        XCTAssertEqual(refused.metricKind, .proportion)
         // Words (100,000 and 200,000 of them) are no token count: nothing is refused before the
         // prompt is built; the engine then sees the real 3-token prompt.
         let task = CountingTask(n: 2)
