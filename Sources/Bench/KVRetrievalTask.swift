@@ -83,14 +83,7 @@ final class KVRetrievalTask: BenchmarkTask, TaskGenerator {
     private func questionTokens(_ key: String) -> [Int32] { tokenizer.encode(tail(key), addSpecial: false, parseSpecial: false) }
 
     func plan() throws -> [PlannedSample] {
-        request.lengths.flatMap { length in
-            (request.depths.map { $0.map(Optional.some) } ?? [nil]).flatMap { depth in
-                (0..<request.samplesPerCell).map { i in
-                    PlannedSample.generated(key: "\(name)/\(length)/\(depth.map { String(format: "d%g", $0) } ?? "uniform")/\(i)", index: i,
-                                            length: length, depth: depth, maxNewTokens: configuration.maxNewTokens, metric: metric)
-                }
-            }
-        }
+        PlannedSample.grid(task: name, request: request, depths: request.depths, maxNewTokens: configuration.maxNewTokens, metric: metric)
     }
 
     func makeSample(_ planned: PlannedSample) throws -> Sample {

@@ -83,14 +83,7 @@ final class NeedleTask: BenchmarkTask, TaskGenerator {
     }
 
     func plan() throws -> [PlannedSample] {
-        request.lengths.flatMap { length in
-            depths.flatMap { depth in
-                (0..<request.samplesPerCell).map { i in
-                    PlannedSample.generated(key: "\(name)/\(length)/d\(String(format: "%g", depth))/\(i)", index: i, length: length,
-                                            depth: depth, maxNewTokens: maxNewTokens, metric: metric)
-                }
-            }
-        }
+        PlannedSample.grid(task: name, request: request, depths: depths, maxNewTokens: maxNewTokens, metric: metric)
     }
 
     /// `count` haystack tokens for sample `index` of `length`. A haystack file is read from a

@@ -74,17 +74,7 @@ final class PasskeyTask: BenchmarkTask, TaskGenerator {
     }
 
     func plan() throws -> [PlannedSample] {
-        var planned: [PlannedSample] = []
-        for length in request.lengths {
-            for depth in request.depths.map({ $0.map(Optional.some) }) ?? [nil] {
-                for i in 0..<request.samplesPerCell {
-                    let depthKey = depth.map { String(format: "d%g", $0) } ?? "uniform"
-                    planned.append(.generated(key: "\(name)/\(length)/\(depthKey)/\(i)", index: i, length: length, depth: depth,
-                                              maxNewTokens: maxNewTokens, metric: metric))
-                }
-            }
-        }
-        return planned
+        PlannedSample.grid(task: name, request: request, depths: request.depths, maxNewTokens: maxNewTokens, metric: metric)
     }
 
     func makeSample(_ planned: PlannedSample) throws -> Sample {

@@ -75,6 +75,20 @@ public struct PlannedSample: Sendable {
         self.metric = metric
     }
 
+    /// The samples of a generated task, lengths × depths × samples per cell, keyed
+    /// `TASK/LENGTH/dDEPTH/I` (`uniform` for a depth the sample draws itself). `depths` nil: one
+    /// cell per length, each sample drawing its own depth.
+    public static func grid(task: String, request: TaskRequest, depths: [Double]?, maxNewTokens: Int, metric: Metric) -> [PlannedSample] {
+        request.lengths.flatMap { length in
+            (depths.map { $0.map(Optional.some) } ?? [nil]).flatMap { depth in
+                (0..<request.samplesPerCell).map { i in
+                    .generated(key: "\(task)/\(length)/\(depth.map { String(format: "d%g", $0) } ?? "uniform")/\(i)", index: i,
+                               length: length, depth: depth, maxNewTokens: maxNewTokens, metric: metric)
+                }
+            }
+        }
+    }
+
     /// A sample of a generated task: `length` tokens, known before the prompt is built.
     public static func generated(key: String, index: Int, length: Int, depth: Double?, maxNewTokens: Int, metric: Metric) -> PlannedSample {
         PlannedSample(key: key, index: index, length: length, lengthUnit: .tokens, depth: depth, promptTokens: length,
