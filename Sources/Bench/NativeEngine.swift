@@ -51,7 +51,7 @@ public final class NativeEngine: Engine, EngineKind {
     public func run(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
         let whole = sample.promptTokens ?? tokenizer.encode(sample.prompt, addSpecial: true, parseSpecial: false)
         let (tokens, truncated) = prompt.apply(whole, maxNewTokens: sample.maxNewTokens)
-        if let reason = refusal(promptTokens: tokens.count, maxNewTokens: sample.maxNewTokens) { throw EngineSkip(description: reason) }
+        // The generator refuses what cannot fit (`ModelError.outOfMemory`, stored as skipped) before any work.
         ProcessMemory.resetPeakResident()
         let result = try generator.generate(GenerationRequest(promptTokens: tokens, maxNewTokens: sample.maxNewTokens,
                                                               stopStrings: sample.stopStrings, timeLimit: timeLimit),

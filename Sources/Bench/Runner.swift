@@ -160,3 +160,18 @@ extension SampleRecord {
         metricKind = planned.metric.kind
     }
 }
+
+extension Runner.Summary {
+    /// What `lmbench run` prints when a run ends.
+    public func describe(storePath: String, engines: [String], dbOption: String?) -> String {
+        let counts = SampleStatus.allCases.compactMap { s in self.counts[s].map { "\($0) \(s.rawValue)" } }.joined(separator: ", ")
+        var lines = notes.map { "note: " + $0 }
+        lines.append("run \(runID)\(resumed ? " (resumed: \(alreadyDone) samples were already stored)" : ""): "
+                     + "\(ran) samples stored\(counts.isEmpty ? "" : " (\(counts))") in \(storePath)")
+        for engine in engines {
+            if let m = meanScore[engine] { lines.append("  \(engine): mean score \(String(format: "%.3f", m.score)) (n=\(m.n))") }
+        }
+        lines.append("report: lmbench report --run \(runID)\(dbOption.map { " --db \($0)" } ?? "")")
+        return lines.joined(separator: "\n")
+    }
+}

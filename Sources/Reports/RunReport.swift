@@ -13,9 +13,11 @@ public enum Format {
         return String(format: "%.1f", bytes / 1_048_576)
     }
 
-    /// "0.67 (n=3)"; a dash when nothing ran; "+2 skipped" style notes for samples that did not run.
-    public static func meanCell(_ mean: Mean, _ cell: Cell, decimals: Int = 2, scale: Double = 1) -> String {
-        var text = mean.value.map { String(format: "%.\(decimals)f", $0 * scale) + " (n=\(mean.n))" } ?? "–"
+    /// "0.67 [0.21, 0.94] (n=3)": the mean score with, when `interval`, the 95% interval its metric's
+    /// kind calls for; a dash when nothing ran; "[2 skipped]" style notes for samples that did not run.
+    public static func scoreCell(_ cell: Cell, scale: Double = 1, interval: Bool = true) -> String {
+        let range = interval ? cell.scoreInterval.map { String(format: " [%.2f, %.2f]", $0.lower * scale, $0.upper * scale) } ?? "" : ""
+        var text = cell.score.value.map { String(format: "%.2f", $0 * scale) + range + " (n=\(cell.score.n))" } ?? "–"
         let notes = [SampleStatus.skipped, .timedOut, .error].compactMap { status -> String? in
             guard let count = cell.statuses[status], count > 0 else { return nil }
             return "\(count) \(status.rawValue)"
@@ -90,21 +92,12 @@ public struct RunReport {
     /// The report as Markdown.
     public func render() -> String { document().markdown }
 
-    /// "0.83 [0.44, 0.97] (n=6)", with notes of samples that did not run.
-    static func scoreCell(_ cell: Cell, scale: Double = 1) -> String {
-        var text = Format.meanCell(cell.score, cell, scale: scale)
-        if let interval = cell.scoreInterval, let range = text.range(of: " (n=") {
-            text.insert(contentsOf: String(format: " [%.2f, %.2f]", interval.lower * scale, interval.upper * scale), at: range.lowerBound)
-        }
-        return text
-    }
-
     func sections(_ t: CellTable, axis: String, accuracy: Bool = true) -> Document {
         var doc = Document()
         if accuracy {
             doc.heading(2, "Accuracy by length × engine")
             doc.table([axis] + t.engines, t.lengths.map { length in
-                [length.label] + t.engines.map { e in t.cell(e, length.label).map { Self.scoreCell($0) } ?? "–" }
+                [length.label] + t.engines.map { e in t.cell(e, length.label).map { Format.scoreCell($0) } ?? "–" }
             }, rightAligned: Set(1...t.engines.count))
         }
         doc.heading(2, "Latency by length × engine")
@@ -132,7 +125,7 @@ public struct RunReport {
         var doc = Document()
         doc.heading(2, "LongBench scores per dataset × engine (×100)")
         doc.table(["dataset"] + byDataset.engines, datasets.map { d in
-            [d] + byDataset.engines.map { e in byDataset.cell(e, d).map { Self.scoreCell($0, scale: 100) } ?? "–" }
+            [d] + byDataset.engines.map { e in byDataset.cell(e, d).map { Format.scoreCell($0, scale: 100) } ?? "–" }
         }, rightAligned: Set(1...byDataset.engines.count))
         doc.heading(3, "LongBench-E buckets (by the records' word counts, ×100)")
         let buckets = ["0-4k", "4-8k", "8k+"]
@@ -140,7 +133,7 @@ public struct RunReport {
         for d in datasets {
             let table = CellTable(samples.filter { $0.dataset == d })
             for e in table.engines {
-                rows.append([d, e] + buckets.map { b in table.cell(e, b).map { Format.meanCell($0.score, $0, scale: 100) } ?? "–" })
+                rows.append([d, e] + buckets.map { b in table.cell(e, b).map { Format.scoreCell($0, scale: 100, interval: false) } ?? "–" })
             }
         }
         doc.table(["dataset", "engine"] + buckets, rows, rightAligned: [2, 3, 4])
