@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport"]),
         // Test support: the real model, loaded once per test process, and ../shared data.
         .target(name: "ModelTestSupport", dependencies: ["Inference", "GGUF"], path: "Tests/ModelTestSupport"),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF", "ModelTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF", "ModelTestSupport", "GGUFTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "StoreTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results", "ModelTestSupport"]),
         // Test support: result stores filled with rows the tests write.

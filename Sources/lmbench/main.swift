@@ -17,7 +17,7 @@ let commands: [(name: String, summary: String, run: ([String]) throws -> Void)] 
     ("generate", "Greedy generation from a prompt, with top logits and timings.", GenerateCommand.run),
     ("bench", "Prefill and decode speed and memory at several prompt lengths.", BenchCommand.run),
     ("tokenize", "Token ids of a text.", TokenizeCommand.run),
-    ("model", "Model files: `lmbench model fetch` downloads the default model.", ModelCommand.run),
+    ("model", "Known models: `lmbench model list`, `lmbench model fetch NAME` downloads one.", ModelCommand.run),
 ]
 
 func printHelp() {

@@ -2,68 +2,88 @@ import XCTest
 import ModelTestSupport
 import Inference
 
-/// The forward pass against llama.cpp's reference outputs (Fixtures/logits.json, greedy_margins.json).
+/// The forward pass against llama.cpp's reference outputs, judged within llama.cpp's own noise.
 ///
 /// lmbench computes activations in f32 (decoding mat-vecs round their input to 16 bits) while
-/// llama.cpp rounds them to 8 bits inside every matmul. That rounding makes llama.cpp's logits move by up to 0.81 between its own batch sizes (n_batch 1
-/// vs 512, measured on these prompts), so agreement is checked at the level the reference supports:
-/// - the top-1 token after every prompt is the reference's;
-/// - the greedy continuation is the reference's at every step until llama.cpp itself faced a
-///   near-tie (its top two logits less than `tieMargin` apart, where either choice is noise);
-/// - each of the reference's top-20 logits is within `logitTolerance`, and within `meanTolerance`
-///   on average.
+/// llama.cpp rounds them to 8 bits inside every matmul and keeps K/V in f16. Its logits move by
+/// 0.3–0.55 between its own batch sizes, by up to 0.76 when flash attention is switched on, and its
+/// greedy picks flip at near-ties; so a fixed tolerance below that noise would test llama.cpp's
+/// rounding, not the graph. For every prompt:
+/// - the top-1 token after the prompt is the reference's;
+/// - each of the reference's top-20 logits is within max(0.5, 1.25 × the prompt's recorded
+///   `flash_attn_gap_top20`) of it, and within 0.3 on average;
+/// - the greedy continuation equals the reference's up to the first step where llama.cpp's own top
+///   two logits were less than 0.5 apart (`greedy_margins`: there either pick is noise).
 final class ReferenceLogitsTests: XCTestCase {
-    static let tieMargin = 0.05
-    static let logitTolerance = 0.5
-    static let meanTolerance = 0.25
+    static let tieMargin = 0.5
+    static let logitFloor = 0.5
+    static let meanTolerance = 0.3
 
     struct Logits: Decodable {
         struct Prompt: Decodable {
             let prompt: String
+            let ids: [Int32]?
             let ids_len: Int
+            let parse_special: Bool?
             let top20: [[Double]]
             let greedy16: [Int32]
+            let greedy_margins: [Double]?
+            let flash_attn_gap_top20: Double?
         }
         let prompts: [String: Prompt]
     }
 
     struct Margins: Decodable { let margins: [String: [Double]] }
 
-    func testEveryPromptMatchesLlamaCpp() throws {
+    func testGemma3MatchesLlamaCppWithinItsNoise() throws {
         let loaded = try TestModel.require()
         let reference = try JSONDecoder().decode(Logits.self, from: TestModel.fixture("logits.json"))
+        // The Gemma fixture predates the noise fields; its margins were recorded separately.
         let margins = try JSONDecoder().decode(Margins.self, from: TestModel.fixture("greedy_margins.json")).margins
         XCTAssertEqual(reference.prompts.count, 5)
+        try judge(loaded, reference, margins: margins)
+    }
+
+    func testSmolLM2MatchesLlamaCppWithinItsNoise() throws {
+        let loaded = try TestModel.requireSmolLM2()
+        let reference = try JSONDecoder().decode(Logits.self, from: TestModel.fixture("smollm2-logits.json"))
+        XCTAssertEqual(reference.prompts.count, 3)
+        try judge(loaded, reference, margins: reference.prompts.compactMapValues(\.greedy_margins))
+    }
+
+    func judge(_ loaded: LoadedModel, _ reference: Logits, margins: [String: [Double]]) throws {
         let generator = Generator(loaded)
         for (name, p) in reference.prompts.sorted(by: { $0.key < $1.key }) {
-            let tokens = loaded.tokenizer.encode(p.prompt, addSpecial: true, parseSpecial: false)
+            let tokens = loaded.tokenizer.encode(p.prompt, addSpecial: true, parseSpecial: p.parse_special ?? false)
             XCTAssertEqual(tokens.count, p.ids_len, "\(name): prompt length")
-            let result = try generator.generate(GenerationRequest(promptTokens: tokens, maxNewTokens: 16, topLogits: 1000))
+            if let ids = p.ids { XCTAssertEqual(tokens, ids, "\(name): prompt ids") }
+            let result = try generator.generate(GenerationRequest(promptTokens: p.ids ?? tokens, maxNewTokens: 16, topLogits: 1000))
             let ours = Dictionary(uniqueKeysWithValues: result.topLogits.map { (Int($0.token), Double($0.logit)) })
             XCTAssertEqual(Int(result.topLogits[0].token), Int(p.top20[0][0]), "\(name): top-1 token")
 
+            let tolerance = max(Self.logitFloor, 1.25 * (p.flash_attn_gap_top20 ?? 0))
             var worst = 0.0, total = 0.0
             for entry in p.top20 {
                 guard let logit = ours[Int(entry[0])] else { XCTFail("\(name): token \(Int(entry[0])) not in our top 1000"); continue }
                 let diff = abs(logit - entry[1])
                 worst = max(worst, diff)
                 total += diff
-                XCTAssertLessThanOrEqual(diff, Self.logitTolerance, "\(name): logit of token \(Int(entry[0]))")
+                XCTAssertLessThanOrEqual(diff, tolerance, "\(name): logit of token \(Int(entry[0]))")
             }
             XCTAssertLessThanOrEqual(total / Double(p.top20.count), Self.meanTolerance, "\(name): mean top-20 difference")
 
-            let stepMargins = try XCTUnwrap(margins[name])
+            let stepMargins = try XCTUnwrap(margins[name], "\(name): no greedy margins")
             var compared = 0
             for (step, want) in p.greedy16.enumerated() {
+                if stepMargins[step] < Self.tieMargin { break }
                 guard step < result.tokens.count else { XCTFail("\(name): stopped after \(step) tokens"); break }
-                if result.tokens[step] != want {
-                    XCTAssertLessThan(stepMargins[step], Self.tieMargin,
-                                      "\(name): greedy step \(step) chose \(result.tokens[step]), llama.cpp \(want) by a margin of \(stepMargins[step])")
-                    break
-                }
+                XCTAssertEqual(result.tokens[step], want, "\(name): greedy step \(step) (llama.cpp's margin \(stepMargins[step]))")
+                if result.tokens[step] != want { break }
                 compared += 1
             }
-            print("\(name): \(tokens.count) prompt tokens; top-20 logits within \(String(format: "%.3f", worst)) (mean \(String(format: "%.3f", total / 20))); greedy equal for \(compared) of 16 steps")
+            print("\(name): \(tokens.count) prompt tokens; top-20 logits within \(String(format: "%.3f", worst)) of llama.cpp "
+                  + "(tolerance \(String(format: "%.2f", tolerance)), mean \(String(format: "%.3f", total / 20))); greedy equal for "
+                  + "\(compared) of 16 steps (up to llama.cpp's first near-tie)")
         }
     }
 

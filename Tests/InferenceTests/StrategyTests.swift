@@ -193,7 +193,15 @@ final class StrategyTests: XCTestCase {
 
     /// With windows at least as long as the prompt, every strategy is full attention: same logits.
     func testLongWindowsGiveFullAttentionLogits() throws {
-        let loaded = try TestModel.require()
+        try assertLongWindowsGiveFullAttentionLogits(try TestModel.require())
+    }
+
+    /// SmolLM2's 30 layers are all global, so every strategy acts on every layer.
+    func testLongWindowsGiveFullAttentionLogitsOnAnAllGlobalModel() throws {
+        try assertLongWindowsGiveFullAttentionLogits(try TestModel.requireSmolLM2())
+    }
+
+    func assertLongWindowsGiveFullAttentionLogits(_ loaded: LoadedModel) throws {
         let text = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 60)
         let tokens = loaded.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
         XCTAssertGreaterThan(tokens.count, 700, "two prefill chunks")
@@ -208,9 +216,13 @@ final class StrategyTests: XCTestCase {
         for policy: AttentionPolicy in [LMInfinite(nGlobal: 10, nLocal: 2048), StreamingLLM(nSink: 4, nLocal: 2048), infllm] {
             let other = try logits(policy)
             for (token, logit) in full.sorted(by: { $0.value > $1.value }).prefix(20) {
-                XCTAssertEqual(other[token] ?? -.infinity, logit, accuracy: 1e-3, "\(policy.name), token \(token)")
+                XCTAssertEqual(other[token] ?? -.infinity, logit, accuracy: 1e-3, "\(loaded.model.description.name): \(policy.name), token \(token)")
             }
         }
+        // Windows shorter than the prompt do change the logits on global layers.
+        let short = try logits(StreamingLLM(nSink: 4, nLocal: 256))
+        let moved = full.map { abs((short[$0.key] ?? -100) - $0.value) }.max() ?? 0
+        XCTAssertGreaterThan(moved, 1e-2, "\(loaded.model.description.name): a 256-token window must change the logits")
     }
 
     func testLMInfiniteStateDoesNotGrowWithThePrompt() throws {

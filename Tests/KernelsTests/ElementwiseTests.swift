@@ -72,4 +72,45 @@ final class ElementwiseTests: XCTestCase {
             XCTAssertEqual(Double(x[t * 64 + h * 32 + 16 + k]), a * sin(angle) + b * cos(angle), accuracy: 1e-5)
         } } }
     }
+
+    func testAdjacentPairRotationWithFrequencyFactors() {
+        let factors = (0..<16).map { 1 + Double($0) / 4 }
+        let rope = RotaryEmbedding(dimensions: 32, base: 10_000, pairing: .adjacentPairs, frequencyFactors: factors)
+        let positions = [0, 7, 500_001]
+        var table = [Float](repeating: 0, count: positions.count * 32)
+        positions.withUnsafeBufferPointer { p in table.withUnsafeMutableBufferPointer { rope.fillTable(positions: p, into: $0.baseAddress!) } }
+        var rng = SeededGenerator(seed: 10)
+        // Heads of 40 values, 32 of them rotated: the last 8 must stay as they are.
+        let original = (0..<(3 * 2 * 40)).map { _ in Float.random(in: -1...1, using: &rng) }
+        var x = original
+        x.withUnsafeMutableBufferPointer {
+            rope.apply($0.baseAddress!, positionCount: 3, positionStride: 80, vectorsPerPosition: 2, headStride: 40, table: table)
+        }
+        for (t, p) in positions.enumerated() { for h in 0..<2 {
+            let base = t * 80 + h * 40
+            for k in 0..<16 {
+                let angle = Double(p) * pow(10_000, -2 * Double(k) / 32) / factors[k]
+                let a = Double(original[base + 2 * k]), b = Double(original[base + 2 * k + 1])
+                XCTAssertEqual(Double(x[base + 2 * k]), a * cos(angle) - b * sin(angle), accuracy: 1e-5)
+                XCTAssertEqual(Double(x[base + 2 * k + 1]), a * sin(angle) + b * cos(angle), accuracy: 1e-5)
+            }
+            for k in 32..<40 { XCTAssertEqual(x[base + k], original[base + k]) }
+        } }
+    }
+
+    func testSiLUGateAndBias() {
+        var rng = SeededGenerator(seed: 11)
+        let gate = (0..<37).map { _ in Float.random(in: -30...30, using: &rng) }
+        let up = (0..<37).map { _ in Float.random(in: -2...2, using: &rng) }
+        var out = gate
+        out.withUnsafeMutableBufferPointer { g in up.withUnsafeBufferPointer { Elementwise.siluGate(g.baseAddress!, up: $0.baseAddress!, count: 37) } }
+        for i in 0..<37 {
+            let x = Double(gate[i])
+            XCTAssertEqual(Double(out[i]), x / (1 + exp(-x)) * Double(up[i]), accuracy: 1e-5 * max(1, abs(x)))
+        }
+        var rows = [Float](repeating: 1, count: 3 * 10)
+        let bias = (0..<10).map(Float.init)
+        rows.withUnsafeMutableBufferPointer { r in bias.withUnsafeBufferPointer { Elementwise.addBias($0.baseAddress!, rows: 3, n: 10, into: r.baseAddress!) } }
+        XCTAssertEqual(rows, (0..<30).map { Float(1 + $0 % 10) })
+    }
 }

@@ -12,16 +12,40 @@ public enum TestModel {
             ?? packageRoot.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
     }
 
-    private static let loaded: Result<LoadedModel, Error> = Result {
+    /// `LMBENCH_SMOLLM2_MODEL`, else `models/smollm2-135m-instruct-q4_1.gguf` in the package: the
+    /// all-global-attention Llama-family model (SmolLM2-135M-Instruct, Q4_1).
+    public static var smolLM2Path: String {
+        ProcessInfo.processInfo.environment["LMBENCH_SMOLLM2_MODEL"]
+            ?? packageRoot.appendingPathComponent("models/smollm2-135m-instruct-q4_1.gguf").path
+    }
+
+    private static let loaded: Result<LoadedModel, Error> = Result { try load(path, fetchName: "gemma-3-270m") }
+    private static let loadedSmolLM2: Result<LoadedModel, Error> = Result { try load(smolLM2Path, fetchName: "smollm2-135m-instruct") }
+
+    private static func load(_ path: String, fetchName: String) throws -> LoadedModel {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw TestSetupError("model not found at \(path): run `swift run -c release lmbench model fetch` (or set LMBENCH_MODEL)")
+            throw TestSetupError("model not found at \(path): run `swift run -c release lmbench model fetch \(fetchName)`")
         }
         return try LoadedModel(path: path)
     }
 
-    /// The model, or a test failure that says how to get it.
+    /// The Gemma 3 model, or a test failure that says how to get it.
     public static func require(file: StaticString = #filePath, line: UInt = #line) throws -> LoadedModel {
         try loaded.get()
+    }
+
+    /// SmolLM2-135M-Instruct, or a test failure that says how to get it.
+    public static func requireSmolLM2() throws -> LoadedModel {
+        try loadedSmolLM2.get()
+    }
+
+    /// The path of SmolLM2's file, or a failure that says how to get it (for tests that open only
+    /// the GGUF, such as the tokenizer's).
+    public static func requireSmolLM2Path() throws -> String {
+        guard FileManager.default.fileExists(atPath: smolLM2Path) else {
+            throw TestSetupError("model not found at \(smolLM2Path): run `swift run -c release lmbench model fetch smollm2-135m-instruct`")
+        }
+        return smolLM2Path
     }
 
     /// A file of `../shared` beside the checkout, or a failure that says it is missing.

@@ -68,30 +68,6 @@ public final class SequenceState {
     }
 }
 
-/// Reads an architecture's weight matrices: checks each one's shape, and hands the kernels
-/// re-encoded copies where they read another format faster (the mapped pages of the original are
-/// then released, so resident memory holds one copy).
-struct WeightLoader {
-    let file: GGUFFile
-    let reencoded: ReencodedWeights
-
-    init(file: GGUFFile, parallelism: Parallelism) {
-        self.file = file
-        reencoded = ReencodedWeights(parallelism: parallelism)
-    }
-
-    func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
-        let tensor = try file.requireTensor(name)
-        let w = try WeightMatrix(tensor, in: file)
-        guard w.rows == rows, w.cols == cols else {
-            throw GGUFError.badTensorShape(path: file.path, tensor: name, reason: "expected [\(cols), \(rows)], found [\(w.cols), \(w.rows)]")
-        }
-        guard let copy = reencoded.reencoded(w) else { return w }
-        file.releaseResidentPages(of: tensor)
-        return copy
-    }
-}
-
 /// A GGUF model opened for inference: the mapped file, its tokenizer and its architecture.
 public final class LoadedModel {
     public let path: String
@@ -103,6 +79,8 @@ public final class LoadedModel {
     /// Architectures by `general.architecture`. Adding one is a new file plus one line here.
     static let architectures: [String: (GGUFFile, ComputeContext) throws -> LanguageModel] = [
         "gemma3": { try Gemma3(file: $0, context: $1) },
+        "llama": { try Llama(file: $0, context: $1, variant: .llama) },
+        "qwen2": { try Llama(file: $0, context: $1, variant: .qwen2) },
     ]
 
     public init(path: String, parallelism: Parallelism = .allCores) throws {
