@@ -15,6 +15,7 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
     case unsupportedArchitecture(path: String, architecture: String, supported: [String])
 
     public var description: String {
+        let q = GGUFError.quoted
         switch self {
         case let .cannotOpen(path, reason):
             return "\(path): cannot open GGUF file: \(reason)"
@@ -27,19 +28,31 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
         case let .malformed(path, offset, reason):
             return "\(path): malformed GGUF at byte \(offset): \(reason)"
         case let .unknownTensorType(path, tensor, typeID):
-            return "\(path): tensor '\(tensor)' has unknown ggml type id \(typeID)"
+            return "\(path): tensor \(q(tensor)) has unknown ggml type id \(typeID)"
         case let .unsupportedTensorType(path, tensor, type):
-            return "\(path): tensor '\(tensor)' has type \(type), which lmbench cannot compute with"
+            return "\(path): tensor \(q(tensor)) has type \(type), which lmbench cannot compute with"
         case let .missingTensor(path, name):
-            return "\(path): required tensor '\(name)' is missing"
+            return "\(path): required tensor \(q(name)) is missing"
         case let .missingMetadata(path, key):
-            return "\(path): required metadata key '\(key)' is missing"
+            return "\(path): required metadata key \(q(key)) is missing"
         case let .wrongMetadataType(path, key, expected):
-            return "\(path): metadata key '\(key)' is not \(expected)"
+            return "\(path): metadata key \(q(key)) is not \(expected)"
         case let .badTensorShape(path, tensor, reason):
-            return "\(path): tensor '\(tensor)' has a bad shape: \(reason)"
+            return "\(path): tensor \(q(tensor)) has a bad shape: \(reason)"
         case let .unsupportedArchitecture(path, architecture, supported):
-            return "\(path): unsupported model architecture '\(architecture)' (supported: \(supported.joined(separator: ", ")))"
+            return "\(path): unsupported model architecture \(q(architecture)) (supported: \(supported.joined(separator: ", ")))"
         }
+    }
+
+    /// A name read from a file, as an error message shows it: in quotes, control and non-ASCII
+    /// characters escaped, at most 80 characters (a corrupt file's "name" may be megabytes of
+    /// binary).
+    public static func quoted(_ name: String) -> String {
+        var out = ""
+        for scalar in name.unicodeScalars {
+            if out.count >= 80 { return "'" + out + "…' (\(name.utf8.count) bytes)" }
+            out += scalar.isASCII && scalar.value >= 0x20 && scalar.value < 0x7f ? String(scalar) : scalar.escaped(asASCII: true)
+        }
+        return "'" + out + "'"
     }
 }

@@ -38,7 +38,9 @@ public final class GGUFFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; such files are then
+        // refused as not regular.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var info = stat()
@@ -132,9 +134,9 @@ public final class GGUFFile: @unchecked Sendable {
         for i in 0..<kvCount {
             let key = try reader.readString("metadata key #\(i)")
             let typeOffset = reader.offset
-            let rawType = try reader.read(UInt32.self, "type of '\(key)'")
+            let rawType = try reader.read(UInt32.self, "type of \(GGUFError.quoted(key))")
             guard let type = GGUFValueType(rawValue: rawType) else {
-                throw GGUFError.malformed(path: path, offset: typeOffset, reason: "metadata key '\(key)' has unknown value type \(rawType)")
+                throw GGUFError.malformed(path: path, offset: typeOffset, reason: "metadata key \(GGUFError.quoted(key)) has unknown value type \(rawType)")
             }
             metadata.insert(key, try readValue(type, &reader, key: key, depth: 0))
         }
@@ -153,30 +155,37 @@ public final class GGUFFile: @unchecked Sendable {
         for i in 0..<tensorCount {
             let name = try reader.readString("name of tensor #\(i)")
             let dimsOffset = reader.offset
-            let dims = try reader.read(UInt32.self, "dimension count of '\(name)'")
+            let dims = try reader.read(UInt32.self, "dimension count of \(GGUFError.quoted(name))")
             guard (1...4).contains(dims) else {
-                throw GGUFError.malformed(path: path, offset: dimsOffset, reason: "tensor '\(name)' has \(dims) dimensions (1...4 allowed)")
+                throw GGUFError.malformed(path: path, offset: dimsOffset, reason: "tensor \(GGUFError.quoted(name)) has \(dims) dimensions (1...4 allowed)")
             }
             var shape: [Int] = []
+            var elements = 1
             for d in 0..<Int(dims) {
-                let n = try reader.read(UInt64.self, "dimension \(d) of '\(name)'")
+                let n = try reader.read(UInt64.self, "dimension \(d) of \(GGUFError.quoted(name))")
                 guard n > 0, n < (1 << 40) else {
                     throw GGUFError.badTensorShape(path: path, tensor: name, reason: "dimension \(d) is \(n)")
                 }
                 shape.append(Int(n))
+                // The element count must not wrap: every size computed from the shape multiplies it.
+                let (product, overflow) = elements.multipliedReportingOverflow(by: Int(n))
+                guard !overflow, product < (1 << 48) else {
+                    throw GGUFError.badTensorShape(path: path, tensor: name, reason: "\(shape) holds more elements than any file can")
+                }
+                elements = product
             }
-            let rawType = try reader.read(UInt32.self, "type of '\(name)'")
+            let rawType = try reader.read(UInt32.self, "type of \(GGUFError.quoted(name))")
             guard let type = GGMLType(rawValue: rawType) else {
                 throw GGUFError.unknownTensorType(path: path, tensor: name, typeID: rawType)
             }
             let offsetPosition = reader.offset
-            let offset = try reader.read(UInt64.self, "data offset of '\(name)'")
+            let offset = try reader.read(UInt64.self, "data offset of \(GGUFError.quoted(name))")
             guard offset < UInt64(Int.max / 2) else {
-                throw GGUFError.truncated(path: path, offset: bytes.count, needed: "data of tensor '\(name)' (at offset \(offset))")
+                throw GGUFError.truncated(path: path, offset: bytes.count, needed: "data of tensor \(GGUFError.quoted(name)) (at offset \(offset))")
             }
             guard Int(offset) % alignment == 0 else {
                 throw GGUFError.malformed(path: path, offset: offsetPosition,
-                                          reason: "tensor '\(name)' has data offset \(offset), which is not aligned to \(alignment)")
+                                          reason: "tensor \(GGUFError.quoted(name)) has data offset \(offset), which is not aligned to \(alignment)")
             }
             guard shape[0] % type.blockElements == 0 else {
                 throw GGUFError.badTensorShape(path: path, tensor: name,
@@ -194,7 +203,7 @@ public final class GGUFFile: @unchecked Sendable {
             let start = dataStart + info.offset
             guard !overflow, start <= bytes.count, byteCount <= bytes.count - start else {
                 throw GGUFError.truncated(path: path, offset: bytes.count,
-                                          needed: "data of tensor '\(info.name)' (\(byteCount) bytes at byte \(start))")
+                                          needed: "data of tensor \(GGUFError.quoted(info.name)) (\(byteCount) bytes at byte \(start))")
             }
             let data = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + byteCount)])
             tensors.append(GGUFTensor(name: info.name, shape: info.shape, type: info.type, relativeOffset: info.offset, data: data))
@@ -203,32 +212,33 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     private static func readValue(_ type: GGUFValueType, _ reader: inout ByteReader, key: String, depth: Int) throws -> GGUFValue {
-        let what = "value of '\(key)'"
+        // Built only for an error message (token arrays have hundreds of thousands of values).
+        func what() -> String { "value of \(GGUFError.quoted(key))" }
         switch type {
-        case .uint8: return .uint8(try reader.read(UInt8.self, what))
-        case .int8: return .int8(try reader.read(Int8.self, what))
-        case .uint16: return .uint16(try reader.read(UInt16.self, what))
-        case .int16: return .int16(try reader.read(Int16.self, what))
-        case .uint32: return .uint32(try reader.read(UInt32.self, what))
-        case .int32: return .int32(try reader.read(Int32.self, what))
-        case .uint64: return .uint64(try reader.read(UInt64.self, what))
-        case .int64: return .int64(try reader.read(Int64.self, what))
-        case .float32: return .float32(try reader.readFloat(what))
-        case .float64: return .float64(try reader.readDouble(what))
+        case .uint8: return .uint8(try reader.read(UInt8.self, what()))
+        case .int8: return .int8(try reader.read(Int8.self, what()))
+        case .uint16: return .uint16(try reader.read(UInt16.self, what()))
+        case .int16: return .int16(try reader.read(Int16.self, what()))
+        case .uint32: return .uint32(try reader.read(UInt32.self, what()))
+        case .int32: return .int32(try reader.read(Int32.self, what()))
+        case .uint64: return .uint64(try reader.read(UInt64.self, what()))
+        case .int64: return .int64(try reader.read(Int64.self, what()))
+        case .float32: return .float32(try reader.readFloat(what()))
+        case .float64: return .float64(try reader.readDouble(what()))
         case .bool:
             let at = reader.offset
-            let b = try reader.read(UInt8.self, what)
-            guard b <= 1 else { throw GGUFError.malformed(path: reader.path, offset: at, reason: "bool '\(key)' has value \(b)") }
+            let b = try reader.read(UInt8.self, what())
+            guard b <= 1 else { throw GGUFError.malformed(path: reader.path, offset: at, reason: "bool \(GGUFError.quoted(key)) has value \(b)") }
             return .bool(b == 1)
-        case .string: return .string(try reader.readString(what))
+        case .string: return .string(try reader.readString(what()))
         case .array:
             let at = reader.offset
-            let rawElement = try reader.read(UInt32.self, "element type of '\(key)'")
+            let rawElement = try reader.read(UInt32.self, "element type of \(GGUFError.quoted(key))")
             guard let element = GGUFValueType(rawValue: rawElement) else {
-                throw GGUFError.malformed(path: reader.path, offset: at, reason: "array '\(key)' has unknown element type \(rawElement)")
+                throw GGUFError.malformed(path: reader.path, offset: at, reason: "array \(GGUFError.quoted(key)) has unknown element type \(rawElement)")
             }
-            guard depth < 8 else { throw GGUFError.malformed(path: reader.path, offset: at, reason: "array '\(key)' nests too deeply") }
-            let count = try reader.readCount("elements of '\(key)'", minimumElementBytes: element.minimumEncodedBytes)
+            guard depth < 8 else { throw GGUFError.malformed(path: reader.path, offset: at, reason: "array \(GGUFError.quoted(key)) nests too deeply") }
+            let count = try reader.readCount("elements of \(GGUFError.quoted(key))", minimumElementBytes: element.minimumEncodedBytes)
             var values: [GGUFValue] = []
             values.reserveCapacity(count)
             for _ in 0..<count { values.append(try readValue(element, &reader, key: key, depth: depth + 1)) }

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import GGUF
 import GGUFTestSupport
 
@@ -196,5 +197,37 @@ final class GGUFReaderTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("none.gguf: cannot open GGUF file: No such file"), "\($0)")
         }
         XCTAssertThrowsError(try GGUFFile(path: dir.path)) { XCTAssertTrue("\($0)".contains("not a regular file")) }
+    }
+
+    // MARK: - Hostile files (reliability issue)
+
+    func testAFIFOIsRefusedWithoutWaitingForAWriter() throws {
+        let path = dir.appendingPathComponent("fifo.gguf").path
+        XCTAssertEqual(mkfifo(path, 0o600), 0)
+        XCTAssertThrowsError(try GGUFFile(path: path)) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+    }
+
+    func testShapesWhoseElementCountWouldWrapAreRefused() throws {
+        var w = GGUFWriter()
+        w.add("general.architecture", .string("test"))
+        w.addTensor("huge", shape: [640, 262144, 1 << 39, 1 << 39], typeID: 0, data: [0, 0, 0, 0])
+        XCTAssertThrowsError(try GGUFFile(path: file("huge.gguf", w))) { error in
+            XCTAssertTrue("\(error)".contains("'huge'") && "\(error)".contains("more elements"), "\(error)")
+        }
+    }
+
+    func testBinaryNamesAreQuotedShortAndOnOneLine() throws {
+        var w = GGUFWriter()
+        let garbage = String(decoding: (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }, as: UTF8.self)
+        w.add("general.architecture", .string("test"))
+        w.addTensor(garbage, shape: [3], typeID: 99, data: [0, 0, 0, 0])
+        XCTAssertThrowsError(try GGUFFile(path: file("garbage.gguf", w))) { error in
+            let message = "\(error)"
+            XCTAssertFalse(message.contains("\n") || message.contains("\0"), "one line, no NULs")
+            XCTAssertLessThan(message.count, 400, message)
+            XCTAssertTrue(message.contains("bytes)"), "says how long the name was: \(message)")
+        }
+        XCTAssertEqual(GGUFError.quoted("blk.0.attn_q.weight"), "'blk.0.attn_q.weight'")
+        XCTAssertEqual(GGUFError.quoted("a\nb"), "'a\\nb'")
     }
 }
