@@ -51,6 +51,13 @@ public protocol Engine: AnyObject {
     /// Why a prompt of about `promptTokens` tokens cannot run (it would not fit in memory), or nil.
     /// Asked before the prompt is built, so an impossible length costs nothing.
     func refusal(promptTokens: Int, maxNewTokens: Int) -> String?
+    /// The model's own chat template (a GGUF's `tokenizer.chat_template`), which `--chat-template
+    /// auto` detects; nil when the model has none.
+    var modelChatTemplate: String? { get }
+}
+
+extension Engine {
+    public var modelChatTemplate: String? { nil }
 }
 
 /// `name[:key=value]...` as written in `--engines` (e.g. `lm-infinite:n_local=4096`). The whole text

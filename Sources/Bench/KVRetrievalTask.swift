@@ -4,7 +4,9 @@ import Inference
 /// InfiniteBench's `kv_retrieval` (benchmark-formats §4.1), generated natively at any length: a JSON
 /// object of random uuid → uuid pairs, sized in the model's own tokens, and the question for the
 /// value of one key. Without `--depths` the asked pair is uniform among the pairs; with it, the
-/// pair sits at each depth of the grid. Scored as InfiniteBench does (`kv_words`).
+/// pair sits at each depth of the grid. Scored as InfiniteBench does (`kv_words`). With a chat
+/// template the whole prompt is the user message, as InfiniteBench sends it to chat models (no
+/// answer prefix), and the template's tokens count in the length.
 final class KVRetrievalTask: BenchmarkTask, TaskGenerator {
     static let name = "kv_retrieval"
 
@@ -28,6 +30,7 @@ final class KVRetrievalTask: BenchmarkTask, TaskGenerator {
     let tokenizer: Tokenizer
     let configuration: Configuration
     let metric: Metric
+    private let format: PromptFormat
     private let head: [Int32], close: [Int32]
 
     static func make(_ file: TaskFile, request: TaskRequest, catalog: TaskCatalog, tokenizer: Tokenizer) throws -> BenchmarkTask {
@@ -45,7 +48,8 @@ final class KVRetrievalTask: BenchmarkTask, TaskGenerator {
             throw TaskError("\(file.path): template must contain {context} and then {input}")
         }
         guard configuration.question.contains("{key}") else { throw TaskError("\(file.path): question must contain {key}") }
-        head = tokenizer.encode(Self.before(configuration.template) + "JSON data:\n{", addSpecial: true, parseSpecial: false)
+        format = PromptFormat(request.chatTemplate, tokenizer: tokenizer)
+        head = format.headTokens(Self.before(configuration.template) + "JSON data:\n{")
         close = tokenizer.encode("}", addSpecial: false, parseSpecial: false)
         var random = SeededRandom(seed: 0)
         let smallest = head.count + close.count + 3 * questionTokens(Self.uuid(&random)).count
@@ -80,7 +84,8 @@ final class KVRetrievalTask: BenchmarkTask, TaskGenerator {
         return fillTemplate(String(afterContext), ["input": configuration.question.replacingOccurrences(of: "{key}", with: key)])
     }
 
-    private func questionTokens(_ key: String) -> [Int32] { tokenizer.encode(tail(key), addSpecial: false, parseSpecial: false) }
+    /// The question and, with a chat template, the template's generation prompt.
+    private func questionTokens(_ key: String) -> [Int32] { format.tailTokens(tail(key), answerPrefix: "") }
 
     func plan() throws -> [PlannedSample] {
         PlannedSample.grid(task: name, request: request, depths: request.depths, maxNewTokens: configuration.maxNewTokens, metric: metric)
@@ -106,9 +111,12 @@ final class KVRetrievalTask: BenchmarkTask, TaskGenerator {
         guard !pairs.isEmpty else { throw SpecError("--lengths: \(length) tokens is too short for \(name)") }
         let asked = planned.depth.map { Int((Double(pairs.count - 1) * $0 / 100).rounded()) } ?? Int.random(in: 0..<pairs.count, using: &random)
         let tokens = head + pairs.flatMap(\.tokens) + close + questionTokens(pairs[asked].key)
-        let prompt = Self.before(configuration.template) + "JSON data:\n{" + pairs.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}" + tail(pairs[asked].key)
-        return Sample(key: planned.key, id: "\(name)-\(length)-\(planned.index)", dataset: name, prompt: prompt, promptTokens: tokens,
-                      answers: [pairs[asked].value], maxNewTokens: configuration.maxNewTokens, length: length, lengthUnit: .tokens,
-                      depth: planned.depth ?? (pairs.count > 1 ? 100 * Double(asked) / Double(pairs.count - 1) : 0), metric: metric)
+        let prompt = format.headText(Self.before(configuration.template) + "JSON data:\n{")
+            + pairs.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", ") + "}" + format.tailText(tail(pairs[asked].key), answerPrefix: "")
+        var sample = Sample(key: planned.key, id: "\(name)-\(length)-\(planned.index)", dataset: name, prompt: prompt, promptTokens: tokens,
+                            answers: [pairs[asked].value], maxNewTokens: configuration.maxNewTokens, length: length, lengthUnit: .tokens,
+                            depth: planned.depth ?? (pairs.count > 1 ? 100 * Double(asked) / Double(pairs.count - 1) : 0), metric: metric)
+        sample.chatTemplate = format.template
+        return sample
     }
 }

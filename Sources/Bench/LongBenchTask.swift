@@ -4,8 +4,10 @@ import Inference
 /// LongBench-format JSONL (benchmark-formats §1.1). A task file with a `dataset` field defines one
 /// LongBench dataset (official template, max new tokens, metric) and runs only that dataset's
 /// records (`lmbench run qasper`); one without (`tasks/longbench.json`) runs every record, each
-/// by the definition of its `dataset` field. Prompts are sent as raw completions: lmbench's model
-/// has no chat template. Truncation is the engine's business (the `truncation` engine), as in LongBench.
+/// by the definition of its `dataset` field. Without a chat template prompts are raw completions;
+/// with one, the filled template is the user message (as LongBench's `build_chat` wraps the whole
+/// prompt) and a dataset's `answer_prefix`, if any, follows the assistant's header. Truncation is
+/// the engine's business (the `truncation` engine), as in LongBench.
 final class LongBenchTask: BenchmarkTask, TaskGenerator {
     static let name = "longbench"
 
@@ -31,13 +33,15 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
     /// A dataset definition with its metric looked up.
     struct Definition {
         var template: String
+        var answerPrefix: String
         var maxNewTokens: Int
         var metric: Metric
         var firstLineOnly: Bool
         var stopStrings: [String]
 
         init(_ d: Dataset, file: TaskFile) throws {
-            template = (d.template ?? "{context}") + (d.answerPrefix ?? "")
+            template = d.template ?? "{context}"
+            answerPrefix = d.answerPrefix ?? ""
             maxNewTokens = d.maxNewTokens
             metric = try MetricRegistry.named(d.metric, in: file.path)
             firstLineOnly = d.firstLineOnly ?? false
@@ -97,14 +101,16 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
     }
 
     var parameters: [String: String] {
-        var p = ["data": path, "records": String(records.count), "chat_template": "none"]
+        var p = ["data": path, "records": String(records.count), "chat_template": request.chatTemplate?.name ?? "none"]
         if let only { p["dataset"] = only }
         if let limit = request.limit { p["limit"] = String(limit) }
         for dataset in Set(records.map(\.dataset)).sorted() {
             let d = definitions[dataset]!
             p["\(dataset).max_new_tokens"] = String(d.maxNewTokens)
             p["\(dataset).metric"] = d.metric.name
-            p["\(dataset).template"] = d.template
+            // Without a chat template the answer prefix is the template's end, recorded as one text (as before).
+            p["\(dataset).template"] = request.chatTemplate == nil ? d.template + d.answerPrefix : d.template
+            if request.chatTemplate != nil { p["\(dataset).answer_prefix"] = d.answerPrefix }
         }
         return p
     }
@@ -157,13 +163,18 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
     func makeSample(_ planned: PlannedSample) throws -> Sample {
         let r = records[planned.index]
         let d = definitions[r.dataset]!
-        let prompt = fillTemplate(d.template, ["context": r.context, "input": r.input])
-        let tokens = tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
+        let values = ["context": r.context, "input": r.input]
+        let message = fillTemplate(d.template, values), answerPrefix = fillTemplate(d.answerPrefix, values)
+        let format = PromptFormat(request.chatTemplate, tokenizer: tokenizer)
+        let prompt = format.text(message: message, answerPrefix: answerPrefix)
+        let tokens = format.tokens(message: message, answerPrefix: answerPrefix)
         var sample = Sample(key: planned.key, id: r.id, dataset: r.dataset, prompt: prompt, promptTokens: tokens, answers: r.answers,
                             maxNewTokens: d.maxNewTokens, length: r.words, lengthUnit: .words, depth: nil, metric: d.metric)
         sample.allClasses = r.allClasses
         sample.stopStrings = d.stopStrings
         sample.firstLineOnly = d.firstLineOnly
+        sample.answerPrefix = answerPrefix
+        sample.chatTemplate = format.template
         return sample
     }
 }

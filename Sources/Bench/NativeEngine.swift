@@ -37,6 +37,7 @@ public final class NativeEngine: Engine, EngineKind {
     public var tokenizer: Tokenizer { generator.loaded.tokenizer }
     public var modelPath: String? { generator.loaded.path }
     public var modelName: String { generator.loaded.model.description.name }
+    public var modelChatTemplate: String? { generator.loaded.file.metadata["tokenizer.chat_template"]?.stringValue }
 
     public func refusal(promptTokens: Int, maxNewTokens: Int) -> String? {
         let positions = prompt.keptTokens(promptTokens, maxNewTokens: maxNewTokens) + maxNewTokens
@@ -51,9 +52,11 @@ public final class NativeEngine: Engine, EngineKind {
     public func run(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
         let whole = sample.promptTokens ?? tokenizer.encode(sample.prompt, addSpecial: true, parseSpecial: false)
         let (tokens, truncated) = prompt.apply(whole, maxNewTokens: sample.maxNewTokens)
+        // A chat template's end-of-turn tokens end generation too.
+        let stops = sample.chatTemplate?.stopTokens(in: tokenizer)
         // The generator refuses what cannot fit (`ModelError.outOfMemory`, stored as skipped) before any work.
         ProcessMemory.resetPeakResident()
-        let result = try generator.generate(GenerationRequest(promptTokens: tokens, maxNewTokens: sample.maxNewTokens,
+        let result = try generator.generate(GenerationRequest(promptTokens: tokens, maxNewTokens: sample.maxNewTokens, stopTokens: stops,
                                                               stopStrings: sample.stopStrings, timeLimit: timeLimit),
                                             attention: attention)
         let t = result.timings

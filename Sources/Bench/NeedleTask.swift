@@ -6,7 +6,8 @@ import Inference
 /// the depth, moved back to the start of a sentence, and the model answers the question after it.
 /// Every depth of one length and sample index sees the same haystack, so a heatmap row compares
 /// positions, not texts. Scoring is deterministic: each expected answer must occur in the output,
-/// case-insensitively.
+/// case-insensitively. The template is the user message; `answer_prefix` starts the answer (after
+/// the assistant's header when there is a chat template, whose tokens count in the length).
 final class NeedleTask: BenchmarkTask, TaskGenerator {
     static let name = "needle"
 
@@ -31,8 +32,10 @@ final class NeedleTask: BenchmarkTask, TaskGenerator {
     let tokenizer: Tokenizer
     let maxNewTokens: Int
     let metric: Metric
-    private let needle: String, answers: [String]
+    private let needle: String, answers: [String], answerPrefix: String
+    private let format: PromptFormat
     private let before: [Int32], after: [Int32], needleTokens: [Int32]
+    /// The template around {context}, without the answer prefix.
     private let templateText: (before: String, after: String)
     private var fileHaystack: [Int32]?
     /// The last generated haystack, by (length, sample index): the depths of a cell reuse it.
@@ -54,11 +57,13 @@ final class NeedleTask: BenchmarkTask, TaskGenerator {
         maxNewTokens = c.maxNewTokens
         metric = try MetricRegistry.named(c.metric, in: file.path)
         guard !answers.isEmpty else { throw TaskError("\(file.path): field 'answers' must list at least one answer") }
-        let template = c.template + (c.answerPrefix ?? "")
+        answerPrefix = c.answerPrefix ?? ""
+        let template = c.template
         guard let range = template.range(of: "{context}") else { throw TaskError("\(file.path): template must contain {context}") }
         templateText = (String(template[..<range.lowerBound]), String(template[range.upperBound...]))
-        before = tokenizer.encode(templateText.before, addSpecial: true, parseSpecial: false)
-        after = tokenizer.encode(templateText.after, addSpecial: false, parseSpecial: false)
+        format = PromptFormat(request.chatTemplate, tokenizer: tokenizer)
+        before = format.headTokens(templateText.before)
+        after = format.tailTokens(templateText.after, answerPrefix: answerPrefix)
         needleTokens = tokenizer.encode(needle, addSpecial: false, parseSpecial: false)
         let smallest = before.count + after.count + needleTokens.count + 16
         if let short = request.lengths.first(where: { $0 < smallest }) {
@@ -76,10 +81,15 @@ final class NeedleTask: BenchmarkTask, TaskGenerator {
     var depths: [Double] { request.depths ?? Array(stride(from: 0.0, through: 100, by: 10)) }
 
     var parameters: [String: String] {
-        ["needle": needle, "answers": answers.joined(separator: " | "), "template": templateText.before + "{context}" + templateText.after,
-         "max_new_tokens": String(maxNewTokens), "metric": metric.name, "haystack": haystackSource,
-         "depths": depths.map { String(format: "%g", $0) }.joined(separator: ","), "samples": String(request.samplesPerCell),
-         "lengths": request.lengths.map(String.init).joined(separator: ",")]
+        // Without a chat template the answer prefix is the template's end, recorded as one text (as before).
+        let template = templateText.before + "{context}" + templateText.after
+        var p = ["needle": needle, "answers": answers.joined(separator: " | "),
+                 "template": format.template == nil ? template + answerPrefix : template,
+                 "max_new_tokens": String(maxNewTokens), "metric": metric.name, "haystack": haystackSource,
+                 "depths": depths.map { String(format: "%g", $0) }.joined(separator: ","), "samples": String(request.samplesPerCell),
+                 "lengths": request.lengths.map(String.init).joined(separator: ",")]
+        if format.template != nil { p["answer_prefix"] = answerPrefix }
+        return p
     }
 
     func plan() throws -> [PlannedSample] {
@@ -136,11 +146,14 @@ final class NeedleTask: BenchmarkTask, TaskGenerator {
         var insertion = depth >= 100 ? budget : Int(Double(budget) * depth / 100)
         while insertion > 0 && insertion < budget && !endsSentence(context[insertion - 1]) { insertion -= 1 }
         let tokens = before + context[..<insertion] + needleTokens + context[insertion...] + after
-        let text = templateText.before + tokenizer.decode(Array(context[..<insertion]), renderSpecial: false) + needle
-            + tokenizer.decode(Array(context[insertion...]), renderSpecial: false) + templateText.after
-        return Sample(key: planned.key, id: "\(name)-\(length)-\(String(format: "%g", depth))-\(planned.index)", dataset: name,
-                      prompt: text, promptTokens: tokens, answers: answers, maxNewTokens: maxNewTokens, length: length,
-                      lengthUnit: .tokens, depth: depth, metric: metric)
+        let text = format.headText(templateText.before) + tokenizer.decode(Array(context[..<insertion]), renderSpecial: false) + needle
+            + tokenizer.decode(Array(context[insertion...]), renderSpecial: false) + format.tailText(templateText.after, answerPrefix: answerPrefix)
+        var sample = Sample(key: planned.key, id: "\(name)-\(length)-\(String(format: "%g", depth))-\(planned.index)", dataset: name,
+                            prompt: text, promptTokens: tokens, answers: answers, maxNewTokens: maxNewTokens, length: length,
+                            lengthUnit: .tokens, depth: depth, metric: metric)
+        sample.answerPrefix = answerPrefix
+        sample.chatTemplate = format.template
+        return sample
     }
 }
 

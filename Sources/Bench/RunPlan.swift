@@ -15,14 +15,18 @@ public struct RunSettings: Decodable, Sendable {
     public var limit: Int?
     public var haystack: String?
     public var sampleTimeout: Double?
+    /// `auto` (the default: the model's own template, none if it has none), `none` or a name.
+    public var chatTemplate: String?
 
     enum CodingKeys: String, CodingKey {
         case task, lengths, depths, samples, engines, seed, data, limit, haystack
         case sampleTimeout = "sample_timeout"
+        case chatTemplate = "chat_template"
     }
 
     public init(task: String, lengths: String? = nil, depths: String? = nil, samples: Int? = nil, engines: String? = nil,
-                seed: Int? = nil, data: String? = nil, limit: Int? = nil, haystack: String? = nil, sampleTimeout: Double? = nil) {
+                seed: Int? = nil, data: String? = nil, limit: Int? = nil, haystack: String? = nil, sampleTimeout: Double? = nil,
+                chatTemplate: String? = nil) {
         self.task = task
         self.lengths = lengths
         self.depths = depths
@@ -33,6 +37,7 @@ public struct RunSettings: Decodable, Sendable {
         self.limit = limit
         self.haystack = haystack
         self.sampleTimeout = sampleTimeout
+        self.chatTemplate = chatTemplate
     }
 
     public static let defaultSeed = 42
@@ -48,6 +53,8 @@ public struct RunConfiguration: Equatable, Encodable, Sendable {
     public var engines: [EngineRecord]
     public var modelSHA256: String
     public var tags: [String: String]
+    /// The chat template prompts were written in (`none`, the default of rows written before there was one).
+    public var chatTemplate: String
 
     public init(_ run: RunRecord) {
         task = run.task
@@ -55,6 +62,7 @@ public struct RunConfiguration: Equatable, Encodable, Sendable {
         engines = run.engines
         modelSHA256 = run.modelSHA256
         tags = run.tags
+        chatTemplate = run.chatTemplate
     }
 }
 
@@ -97,10 +105,17 @@ public final class RunPlan {
         let specs = try EngineSpec.parseList(s.engines ?? "full")
         for spec in specs { _ = try EngineKinds.kind(of: spec) }
         if let data = s.data, !FileManager.default.fileExists(atPath: data) { throw TaskError("\(data): data file not found") }
+        let chatChoice: ChatTemplateChoice
+        do { chatChoice = try ChatTemplateChoice.parse(s.chatTemplate ?? "auto") } catch let error as ChatTemplateError { throw SpecError(error.description) }
 
         engines = try specs.map { try EngineKinds.make($0, context: context) }
+        // Prompts are built once, in the first engine's tokens, so its model's template is the one detected.
+        let chatTemplate: ChatTemplate?
+        do { chatTemplate = try chatChoice.resolve(modelTemplate: engines[0].modelChatTemplate) } catch let error as ChatTemplateError {
+            throw SpecError(error.description)
+        }
         let request = TaskRequest(lengths: lengths, depths: depths, samplesPerCell: samples, seed: seed, limit: s.limit,
-                                  dataPath: s.data, haystackPath: s.haystack)
+                                  dataPath: s.data, haystackPath: s.haystack, chatTemplate: chatTemplate)
         task = try catalog.make(s.task, request: request, tokenizer: engines[0].tokenizer)
         timeLimit = s.sampleTimeout
 
@@ -109,6 +124,9 @@ public final class RunPlan {
         run.task = s.task
         run.taskParameters = task.parameters
         run.taskParameters["seed"] = String(seed)
+        // A template shapes every prompt: runs with and without one are different experiments to
+        // resume, the leaderboard and comparisons (a run without one keeps the parameters it always had).
+        if let chatTemplate { run.taskParameters["chat_template"] = chatTemplate.name }
         if let timeout = s.sampleTimeout { run.taskParameters["sample_timeout_seconds"] = String(timeout) }
         run.engines = engines.map(\.record)
         if let path = engines[0].modelPath {
@@ -116,7 +134,7 @@ public final class RunPlan {
             run.modelSHA256 = try store.modelSHA256(path: path) { try Provenance.sha256(ofFile: path) }
         }
         run.modelName = engines[0].modelName
-        run.chatTemplate = run.taskParameters["chat_template"] ?? "none"
+        run.chatTemplate = chatTemplate?.name ?? "none"
         run.seed = seed
         run.lmbenchVersion = Provenance.version()
         run.machine = Provenance.machine()

@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 import Results
 
 /// One prompt to run, with what a correct answer looks like and how to score it.
@@ -7,9 +8,17 @@ public struct Sample: Sendable {
     public var key: String
     public var id: String
     public var dataset: String
+    /// The prompt as the model reads it: the user message and the answer prefix, inside the chat
+    /// template's user turn when there is one (its special tokens written as text).
     public var prompt: String
     /// The prompt in the native tokenizer's ids, when the task built it token by token.
     public var promptTokens: [Int32]?
+    /// The end of `prompt` that starts the answer (RULER's answer prefix: passkey's "The pass key
+    /// is"); after the assistant's header when there is a chat template. Empty when none.
+    public var answerPrefix = ""
+    /// The chat template the prompt is written in (nil: a raw completion); its end-of-turn tokens
+    /// end generation.
+    public var chatTemplate: ChatTemplate?
     public var answers: [String]
     /// Every label of a classification dataset (LongBench trec, lsht).
     public var allClasses: [String] = []
@@ -106,8 +115,12 @@ public struct TaskRequest: Sendable {
     public var limit: Int?
     public var dataPath: String?
     public var haystackPath: String?
+    /// The chat template prompts are written in (nil: raw completions); generated prompts count its
+    /// tokens in their length.
+    public var chatTemplate: ChatTemplate?
 
-    public init(lengths: [Int], depths: [Double]?, samplesPerCell: Int, seed: Int, limit: Int?, dataPath: String?, haystackPath: String?) {
+    public init(lengths: [Int], depths: [Double]?, samplesPerCell: Int, seed: Int, limit: Int?, dataPath: String?, haystackPath: String?,
+                chatTemplate: ChatTemplate? = nil) {
         self.lengths = lengths
         self.depths = depths
         self.samplesPerCell = samplesPerCell
@@ -115,6 +128,7 @@ public struct TaskRequest: Sendable {
         self.limit = limit
         self.dataPath = dataPath
         self.haystackPath = haystackPath
+        self.chatTemplate = chatTemplate
     }
 }
 

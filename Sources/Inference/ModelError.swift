@@ -8,7 +8,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unsupportedTokenizer(path, model):
-            return "\(path): tokenizer model '\(model)' is not supported (lmbench implements 'llama', the SentencePiece BPE)"
+            return "\(path): tokenizer model '\(model)' is not supported (lmbench implements 'llama', the SentencePiece BPE, and 'gpt2', the byte-level BPE)"
         case let .badHyperparameter(path, key, reason):
             return "\(path): bad hyperparameter '\(key)': \(reason)"
         case let .tokenOutsideVocabulary(token, vocabularySize):

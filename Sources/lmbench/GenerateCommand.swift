@@ -3,17 +3,21 @@ import Inference
 
 /// `lmbench generate`: greedy continuation of a prompt, with the top next-token logits.
 enum GenerateCommand {
-    static let usage = "lmbench generate [--model PATH] (--prompt TEXT | --prompt-file PATH) [--max-new-tokens N] [--top-logits K] [--json]"
+    static let usage = "lmbench generate [--model PATH] (--prompt TEXT | --prompt-file PATH) [--chat-template auto|none|NAME] [--special] [--max-new-tokens N] [--top-logits K] [--json]"
     static let summary = """
         Runs the prompt through the model with full attention and decodes greedily until a stop token
-        (<eos>, <end_of_turn>) or the token budget. Prints the text, or with --json the generated ids,
-        text, the top-K logits after the prompt, timings and memory.
+        (<eos>, <end_of_turn>, the chat template's end of turn) or the token budget. Prints the text, or
+        with --json the generated ids, text, the top-K logits after the prompt, timings and memory.
+        The prompt is a raw completion unless --chat-template makes it a user turn (auto: the model's
+        own template). To check a prompt rendered elsewhere (llama.cpp), pass it with --special.
         """
     static let options: [CommandLineOptions.Option] = [
         ModelLocation.modelOption,
         .init(name: "prompt", valueName: "TEXT", help: "The prompt (BOS is added)."),
         .init(name: "prompt-file", valueName: "PATH", help: "Read the prompt from a file."),
         .init(name: "special", valueName: nil, help: "Parse control tokens written in the prompt (e.g. <start_of_turn>)."),
+        .init(name: "chat-template", valueName: "auto|none|NAME",
+              help: "Send the prompt as a user turn of a chat template (default none; auto: the model's own; names: \(ChatTemplates.names.joined(separator: ", ")))."),
         .init(name: "max-new-tokens", valueName: "N", help: "Most tokens to generate (default 32)."),
         .init(name: "top-logits", valueName: "K", help: "Report the K largest next-token logits after the prompt (default 0; 10 with --json)."),
         .init(name: "chunk-size", valueName: "N", help: "Prompt tokens per forward pass (default 512)."),
@@ -30,7 +34,10 @@ enum GenerateCommand {
             let decode_tokens_per_second: Double?
         }
         let model: String
+        let chat_template: String
         let prompt_tokens: Int
+        /// The prompt's ids, to compare with another tokenizer's (llama.cpp's).
+        let prompt_ids: [Int32]
         let ids: [Int32]
         let text: String
         let stop_reason: String
@@ -56,13 +63,34 @@ enum GenerateCommand {
         let maxNew = try o.int("max-new-tokens", default: 32, in: 0...1_000_000)
         let topK = try o.int("top-logits", default: json ? 10 : 0, in: 0...1000)
         let chunk = try o.int("chunk-size", default: 512, in: 1...65536)
+        let choice: ChatTemplateChoice
+        do { choice = try ChatTemplateChoice.parse(o.string("chat-template") ?? "none") } catch let error as ChatTemplateError {
+            throw UsageError(error.description)
+        }
         let loaded = try ModelLocation.load(o)
-        let tokens = loaded.tokenizer.encode(prompt, addSpecial: true, parseSpecial: o.flag("special"))
+        let template: ChatTemplate?
+        do { template = try choice.resolve(modelTemplate: loaded.file.metadata["tokenizer.chat_template"]?.stringValue) }
+        catch let error as ChatTemplateError { throw UsageError(error.description) }
+        let tokenizer = loaded.tokenizer
+        let special = o.flag("special")
+        let tokens: [Int32]
+        let stops: Set<Int32>?
+        if let template {
+            // The template's text with its control tokens parsed; the prompt's only with --special.
+            tokens = tokenizer.encode(template.beforeMessage(), addSpecial: true, parseSpecial: true)
+                + tokenizer.encode(template.message(prompt), addSpecial: false, parseSpecial: special)
+                + tokenizer.encode(template.generationPrompt, addSpecial: false, parseSpecial: true)
+            stops = template.stopTokens(in: tokenizer)
+        } else {
+            tokens = tokenizer.encode(prompt, addSpecial: true, parseSpecial: special)
+            stops = nil
+        }
         let result = try Generator(loaded, chunkSize: chunk).generate(
-            GenerationRequest(promptTokens: tokens, maxNewTokens: maxNew, topLogits: topK))
+            GenerationRequest(promptTokens: tokens, maxNewTokens: maxNew, stopTokens: stops, topLogits: topK))
         if json {
             let t = result.timings
-            let output = Output(model: loaded.path, prompt_tokens: result.promptTokenCount, ids: result.tokens, text: result.text,
+            let output = Output(model: loaded.path, chat_template: template?.name ?? "none", prompt_tokens: result.promptTokenCount,
+                                prompt_ids: tokens, ids: result.tokens, text: result.text,
                                 stop_reason: result.stopReason.rawValue,
                                 top_logits: result.topLogits.map { [Double($0.token), Double($0.logit)] },
                                 timings: .init(prefill_seconds: t.prefill, time_to_first_token_seconds: t.timeToFirstToken,

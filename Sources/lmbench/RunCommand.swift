@@ -28,6 +28,8 @@ enum RunCommand {
         .init(name: "limit", valueName: "N", help: "Run only the first N records of --data."),
         .init(name: "haystack", valueName: "PATH", help: "Needle haystack: a text file or a folder of .txt files (default: generated prose)."),
         .init(name: "sample-timeout", valueName: "SECONDS", help: "Store a sample that runs longer as timed out and go on."),
+        .init(name: "chat-template", valueName: "auto|none|NAME",
+              help: "Write prompts as a user turn of a chat template (default auto: the model's own, none if it has none; names: \(ChatTemplates.names.joined(separator: ", ")))."),
         .init(name: "tag", valueName: "K=V,...", help: "Labels stored with the run (e.g. suite=nightly)."),
         .init(name: "resume", valueName: nil, help: "Continue the unfinished run of this configuration; fail if there is none."),
         .init(name: "new", valueName: nil, help: "Start a new run even if an unfinished one of this configuration exists."),
@@ -51,7 +53,8 @@ enum RunCommand {
             sampleTimeout: try o.string("sample-timeout").map { text in
                 guard let v = Double(text), v > 0 else { throw UsageError("--sample-timeout must be a positive number of seconds, not '\(text)'") }
                 return v
-            })
+            },
+            chatTemplate: o.string("chat-template"))
         let tags = try parseTags(o.string("tag"))
         let context = EngineContext(chunkSize: try o.int("chunk-size", default: 512, in: 16...65536)) { try ModelLocation.load(o) }
         let store = try StoreLocation.open(o)

@@ -10,6 +10,9 @@ struct BinaryHeap<Element> {
 
     var isEmpty: Bool { storage.isEmpty }
 
+    /// Empties the heap but keeps its storage, for a caller that fills it again and again.
+    mutating func removeAll() { storage.removeAll(keepingCapacity: true) }
+
     mutating func push(_ element: Element) {
         storage.append(element)
         var child = storage.count - 1

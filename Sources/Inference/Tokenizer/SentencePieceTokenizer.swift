@@ -15,46 +15,28 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     private let addSpacePrefix: Bool
     /// Id of `<0xHH>` for each byte value (or of the one-byte text when that token is missing).
     private let byteTokens: [Int32?]
-    /// Special tokens in the order llama.cpp splits them out: longest text first.
-    private let specialOrder: [Int]
-    /// A byte trie over the special tokens' texts, for finding every occurrence in one pass.
-    private let specialTrie: ByteTrie
+    private let specialTokens: SpecialTokenSplitter
 
     public var vocabularySize: Int { table.count }
 
     public init(file: GGUFFile) throws {
         let m = file.metadata
-        let tokens = try m.strings("tokenizer.ggml.tokens")
-        let count = tokens.count
-        table = TokenTable(tokens: tokens)
+        let vocabulary = try Vocabulary(file: file)
+        table = vocabulary.table
+        types = vocabulary.types
+        bosID = vocabulary.bosID
+        eosID = vocabulary.eosID
+        stopTokens = vocabulary.endOfGeneration
+        specialTokens = vocabulary.specialTokens
+        let count = table.count
         scores = m["tokenizer.ggml.scores"] == nil ? [Float](repeating: 0, count: count) : try m.floats("tokenizer.ggml.scores")
-        let rawTypes = m["tokenizer.ggml.token_type"] == nil ? [Int](repeating: 1, count: count) : try m.ints("tokenizer.ggml.token_type")
-        guard scores.count == count, rawTypes.count == count else {
+        guard scores.count == count else {
             throw ModelError.badHyperparameter(path: file.path, key: "tokenizer.ggml.scores",
-                                               reason: "the tokens, scores and token_type arrays differ in length")
+                                               reason: "\(scores.count) scores for \(count) tokens")
         }
-        types = rawTypes.map { TokenType(rawValue: $0) ?? .normal }
-        func optionalID(_ key: String) throws -> Int32? {
-            guard m[key] != nil else { return nil }
-            let id = try m.int(key)
-            guard id >= 0 && id < count else {
-                throw ModelError.badHyperparameter(path: file.path, key: key, reason: "token id \(id) is outside the vocabulary")
-            }
-            return Int32(id)
-        }
-        bosID = try optionalID("tokenizer.ggml.bos_token_id")
-        eosID = try optionalID("tokenizer.ggml.eos_token_id")
         addBOS = try m.bool("tokenizer.ggml.add_bos_token", default: true)
         addEOS = try m.bool("tokenizer.ggml.add_eos_token", default: false)
         addSpacePrefix = try m.bool("tokenizer.ggml.add_space_prefix", default: true)
-
-        var stops = Set<Int32>()
-        if let eosID { stops.insert(eosID) }
-        // Chat models end a turn with a dedicated token; llama.cpp adds it to its stop set by text.
-        for text in ["<end_of_turn>", "<|eot_id|>", "<|im_end|>", "<|end|>"] {
-            if let id = table.lookup(text) { stops.insert(Int32(id)) }
-        }
-        stopTokens = stops
 
         var bytes: [Int32?] = []
         for b in 0..<256 {
@@ -64,18 +46,6 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
             bytes.append(id.map(Int32.init))
         }
         byteTokens = bytes
-
-        let tokenTable = table, tokenTypes = types
-        let specials = (0..<count).filter {
-            [.control, .userDefined, .unknown].contains(tokenTypes[$0]) && !tokenTable.range(of: $0).isEmpty
-        }
-        specialOrder = specials.sorted { a, b in
-            let la = tokenTable.range(of: a).count, lb = tokenTable.range(of: b).count
-            return la != lb ? la > lb : a < b
-        }
-        var trie = ByteTrie()
-        for id in specials { trie.insert(Array(tokenTable.bytes(of: id)), id: id) }
-        specialTrie = trie
     }
 
     // MARK: - Encoding
@@ -85,7 +55,7 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         output.reserveCapacity(text.utf8.count / 3 + 2)
         if addSpecial && addBOS, let bosID { output.append(bosID) }
         var isPreviousSpecial = true
-        for fragment in partition(Array(text.utf8), parseSpecial: parseSpecial) {
+        for fragment in specialTokens.partition(Array(text.utf8), parseSpecial: parseSpecial) {
             switch fragment {
             case let .token(id):
                 output.append(Int32(id))
@@ -103,46 +73,6 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         }
         if addSpecial && addEOS, let eosID { output.append(eosID) }
         return output
-    }
-
-    private enum Fragment {
-        case raw(ArraySlice<UInt8>)
-        case token(Int)
-    }
-
-    /// Splits special-token texts out of the raw text exactly as llama.cpp does: each special token,
-    /// longest first, claims its occurrences left to right in the text not yet claimed. All
-    /// occurrences are found in one trie pass instead of one search per special token.
-    private func partition(_ text: [UInt8], parseSpecial: Bool) -> [Fragment] {
-        var occurrences: [Int: [Int]] = [:]   // token id → start offsets, ascending
-        text.withUnsafeBufferPointer { bytes in
-            specialTrie.forEachMatch(in: bytes) { start, id in
-                let type = types[id]
-                if !parseSpecial && (type == .control || type == .unknown) { return }
-                occurrences[id, default: []].append(start)
-            }
-        }
-        guard !occurrences.isEmpty else { return [.raw(text[...])] }
-        var claimedBy = [Int32](repeating: -1, count: text.count)
-        for id in specialOrder {
-            guard let starts = occurrences[id] else { continue }
-            let length = table.range(of: id).count
-            for start in starts where (start..<(start + length)).allSatisfy({ claimedBy[$0] < 0 }) {
-                for i in start..<(start + length) { claimedBy[i] = Int32(id) }
-            }
-        }
-        var fragments: [Fragment] = []
-        var i = 0, rawStart = 0
-        while i < text.count {
-            let id = Int(claimedBy[i])
-            if id < 0 { i += 1; continue }
-            if rawStart < i { fragments.append(.raw(text[rawStart..<i])) }
-            fragments.append(.token(id))
-            i += table.range(of: id).count
-            rawStart = i
-        }
-        if rawStart < text.count { fragments.append(.raw(text[rawStart...])) }
-        return fragments
     }
 
     private struct Symbol {
@@ -256,41 +186,5 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         let text = String(decoding: piece, as: UTF8.self)
         guard text.hasPrefix("<0x"), text.hasSuffix(">"), text.count == 6 else { return piece.count == 1 ? piece.first : nil }
         return UInt8(text.dropFirst(3).dropLast(), radix: 16)
-    }
-}
-
-/// A trie over byte strings that reports, for every offset of a text, the ids of all stored strings
-/// starting there.
-struct ByteTrie {
-    private var children: [[UInt8: Int32]] = [[:]]
-    private var terminal: [Int32] = [-1]
-
-    mutating func insert(_ bytes: [UInt8], id: Int) {
-        var node = 0
-        for b in bytes {
-            if let next = children[node][b] {
-                node = Int(next)
-            } else {
-                children.append([:])
-                terminal.append(-1)
-                children[node][b] = Int32(children.count - 1)
-                node = children.count - 1
-            }
-        }
-        terminal[node] = Int32(id)
-    }
-
-    func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ body: (_ start: Int, _ id: Int) -> Void) {
-        let root = children[0]
-        for start in 0..<text.count {
-            guard var node = root[text[start]].map(Int.init) else { continue }
-            var i = start + 1
-            while true {
-                if terminal[node] >= 0 { body(start, Int(terminal[node])) }
-                guard i < text.count, let next = children[node][text[i]] else { break }
-                node = Int(next)
-                i += 1
-            }
-        }
     }
 }

@@ -36,6 +36,7 @@ public enum TokenizerFactory {
         let model = try file.metadata.string("tokenizer.ggml.model")
         switch model {
         case "llama": return try SentencePieceTokenizer(file: file)
+        case "gpt2": return try BytePairTokenizer(file: file)
         default:
             throw ModelError.unsupportedTokenizer(path: file.path, model: model)
         }
