@@ -85,14 +85,19 @@ extension ComputeContext {
             let (start, end) = (rows.lowerBound, rows.upperBound)
             switch w.type {
             case .q8_0: for r in start..<end { job.output[r] = QuantizedDot.q8_0(w.row(r), input, cols) }
-            case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), x, xsums, cols) }
+            case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), input, xsums, cols) }
+            case .q4_1: for r in start..<end { job.output[r] = QuantizedDot.q4_1(w.row(r), input, xsums, cols) }
             case .q5_0: for r in start..<end { job.output[r] = QuantizedDot.q5_0(w.row(r), input, cols) }
+            case .q5_1: for r in start..<end { job.output[r] = QuantizedDot.q5_1(w.row(r), input, xsums, cols) }
             case .q4_K: for r in start..<end { job.output[r] = QuantizedDot.q4_K(w.row(r), input, xsums, cols) }
+            case .q5_K: for r in start..<end { job.output[r] = QuantizedDot.q5_K(w.row(r), input, xsums, cols) }
             case .q6_K: for r in start..<end { job.output[r] = QuantizedDot.q6_K(w.row(r), input, xsums16, cols) }
             case .i8: for r in start..<end { job.output[r] = QuantizedDot.int8Groups16(w.row(r), w.rowScales(r), input, cols) }
             case .f32: for r in start..<end { job.output[r] = dot(w.row(r).assumingMemoryBound(to: Float.self), x, cols) }
+            case .f16: for r in start..<end { job.output[r] = QuantizedDot.f16(w.row(r), x, cols) }
+            case .bf16: for r in start..<end { job.output[r] = QuantizedDot.bf16(w.row(r), x, cols) }
             default:
-                // Formats without a fused kernel (Q4_1, Q5_1, Q5_K, Q8_K, F16, BF16) go through a row buffer.
+                // Q8_K (an activation format that model files do not hold) goes through a row buffer.
                 let buffer = arena.buffer(worker: worker, slot: 1, count: cols)
                 for r in start..<end {
                     w.dequantizeRow(r, into: buffer)
@@ -133,16 +138,27 @@ extension ComputeContext {
 
     /// Dequantizes weight rows firstRow..<firstRow+count into a k × 16 panel (row i of W becomes
     /// column i of the panel; missing columns are zero), the layout the micro-kernel reads B in.
+    /// The 32-element formats are decoded straight into the panel, 8 weight rows at a time
+    /// (`PanelPacking`); other formats, and the columns of a partial group of 8, go through the row
+    /// buffer: one row dequantized, then stored down its column.
     static func pack(_ w: WeightMatrix, firstRow: Int, count: Int, rowBuffer: UnsafeMutablePointer<Float>,
                      into panel: UnsafeMutablePointer<Float>) {
         let k = w.cols, tc = GEMM.tileCols
-        for j in 0..<tc {
+        var j = 0
+        if PanelPacking.handles(w.type) {
+            while j + 8 <= count {
+                PanelPacking.pack8(w, firstRow: firstRow + j, into: panel + j)
+                j += 8
+            }
+        }
+        while j < tc {
             if j < count {
                 w.dequantizeRow(firstRow + j, into: rowBuffer)
                 for i in 0..<k { panel[i * tc + j] = rowBuffer[i] }
             } else {
                 for i in 0..<k { panel[i * tc + j] = 0 }
             }
+            j += 1
         }
     }
 }

@@ -5,13 +5,18 @@ import GGUF
 /// output head, which are bound by memory bandwidth. Block layouts are in engine-spec §2;
 /// `Dequantize` is the reference they are tested against.
 ///
-/// Q8_0, Q4_K and Q6_K, the formats decoding reads, multiply in 16-bit integers: the vector is
-/// rounded once per mat-vec to 16-bit codes with one scale per 32 elements (`DecodeInput`), so that
-/// one `vpmaddwd` does 16 weight × input products, and each block's integer sum is scaled in float.
-/// In f32 the same products cost a widening, a conversion and an FMA per 8 weights, which kept
-/// Q4_K and Q6_K bound by instructions at under half the memory bandwidth. The rounding error is at
-/// most 2⁻¹⁶ of the largest |x| in its block, 256 times finer than llama.cpp's 8-bit rounding of
-/// the same vectors and far below the weights' own quantization error.
+/// The quantized formats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, and Q6_K re-encoded as
+/// int8) multiply in 16-bit integers: the vector is rounded once per mat-vec to 16-bit codes with
+/// one scale per 32 elements (`DecodeInput`), so that one `vpmaddwd` does 16 weight × input
+/// products, and each block's integer sum is scaled in float. In f32 the same products cost a
+/// widening, a conversion and an FMA per 8 weights, which kept Q4_K and Q6_K bound by instructions
+/// at under half the memory bandwidth. The rounding error is at most 2⁻¹⁶ of the largest |x| in its
+/// block, 256 times finer than llama.cpp's 8-bit rounding of the same vectors and far below the
+/// weights' own quantization error. Per-block offsets (Q4_1's and Q5_1's m, Q4_0's −8·d, the
+/// K-quants' mins, Q6_K's −32) are not multiplied per element: offset · Σx is added once per block
+/// from exact f32 sums of x (`blockSums`, `groupSums16`), so an output's error is at most
+/// Σ |d·q|·step/2 over its elements, q the code the integers multiply. F16 and BF16 weights are
+/// widened and multiplied in f32, input unrounded.
 ///
 /// Code-generation note: bit fields are isolated with masks and shifts on 32-bit lanes, or on
 /// 16-bit lanes freshly widened from bytes (other shifts on narrow SIMD types are per-lane generic
@@ -78,66 +83,132 @@ enum QuantizedDot {
         SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD8<Int8>.self))
     }
 
-    /// 8 unsigned bytes at p, widened to 32-bit lanes.
-    @inline(__always)
-    static func unsignedBytes(_ p: UnsafeRawPointer) -> SIMD8<Int32> {
-        SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD8<UInt8>.self))
-    }
-
     @inline(__always)
     static func float(_ v: SIMD8<Int32>) -> SIMD8<Float> { floats(v) }
 
-    /// One Q8_0 block times its 32 input codes, as 8 lanes of exact integer sums.
+    // MARK: 32-element blocks
+
+    /// The two f16 halves of each 32-bit word as floats (low half, high half): integer masks and
+    /// shifts move sign and exponent+mantissa to their f32 places and one multiplication by 2¹¹²
+    /// rebiases the exponent, as `Dequantize.halfToFloat` does one at a time (exact for normal and
+    /// subnormal halves; infinities and NaNs, which no quantizer writes into a block's scales, come
+    /// out as large finite values).
     @inline(__always)
-    static func q8_0Block(_ blk: UnsafeRawPointer, _ c: UnsafePointer<Int16>) -> SIMD8<Int32> {
-        multiplyAddPairs(signedBytes16(blk + 2), codes16(c)) &+ multiplyAddPairs(signedBytes16(blk + 18), codes16(c + 16))
+    static func halves(_ w: SIMD8<UInt32>) -> (low: SIMD8<Float>, high: SIMD8<Float>) {
+        let low = ((w & SIMD8(repeating: 0x8000)) &<< 16) | ((w & SIMD8(repeating: 0x7FFF)) &<< 13)
+        let high = (w & SIMD8(repeating: 0x8000_0000)) | ((w &>> 3) & SIMD8(repeating: 0x0FFF_E000))
+        let rebias = SIMD8<Float>(repeating: 0x1p112)
+        return (unsafeBitCast(low, to: SIMD8<Float>.self) * rebias, unsafeBitCast(high, to: SIMD8<Float>.self) * rebias)
     }
 
-    /// Q8_0: Σ_b d_b · s_b · Σ q·code. Two blocks per step feed two accumulators, so the
-    /// loop-carried FMA latency does not cap throughput (this kernel carries the 262k-row tied
-    /// output head).
+    /// The first 32-bit word of each of 8 consecutive blocks of `stride` bytes: the f16 scale d in
+    /// its low half and, in the offset formats, the f16 offset m in its high half.
+    @inline(__always)
+    static func headerWords(_ p: UnsafeRawPointer, _ stride: Int) -> SIMD8<UInt32> {
+        @inline(__always)
+        func word(_ i: Int) -> UInt32 { p.loadUnaligned(fromByteOffset: stride * i, as: UInt32.self) }
+        return SIMD8(word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7))
+    }
+
+    /// The loop shared by the 32-element formats, whose blocks (`stride` bytes) start with the f16
+    /// scale d and, if `hasMin`, the f16 offset m. `block` gives 8 lanes of exact integer sums of
+    /// c·code over a block's 32 weight codes c; the block's value is d·(c + bias) + m, so that
+    ///
+    ///     Σ w·x ≈ Σ_b d_b · s_b · Σ c·code + (m_b + bias·d_b) · Σx_b,
+    ///
+    /// the offset term going through the block sums of x (`xsums`; unused when the format has
+    /// neither m nor bias). Eight blocks per step: their header words are converted in one vector,
+    /// the eight combined scales d·s go through `scales` (8 floats of scratch) so that each is one
+    /// broadcast load (see `q4_KBlock`), and the eight offsets take one vector product. Two
+    /// accumulators take alternate blocks, so that the loop-carried FMA latency does not cap
+    /// throughput. Blocks past the last multiple of 8 take the scalar path, two at a time.
+    ///
+    /// Measured (2-core Intel Xeon KVM guest, 2 threads, best of several runs, Q4_1 at SmolLM2's
+    /// 576×576, 1536×576 and 576×1536, the matrix in L2): the row buffer this replaced ran at
+    /// 5.4–6.3 GB/s, this loop with each block's halves converted in scalar code at 7–9 GB/s, and
+    /// as written at 12.7–15.6 GB/s. Q8_0, already fused before, is unchanged within noise.
+    /// The format entry points below are inlined into the mat-vec's row loop, which hoists their
+    /// per-row setup out of it: these rows are short (18 blocks in SmolLM2), and called per row
+    /// Q8_0 ran about 5% slower at 576 columns.
+    @inline(__always)
+    static func blocks32(_ w: UnsafeRawPointer, stride: Int, hasMin: Bool, bias: Float, _ x: DecodeInput, _ xsums: UnsafePointer<Float>,
+                         _ n: Int, _ block: (_ blk: UnsafeRawPointer, _ codes: UnsafePointer<Int16>) -> SIMD8<Int32>) -> Float {
+        let offsets = hasMin || bias != 0
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: 8) { buffer in
+            let scales = buffer.baseAddress!
+            var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), offsetSums = SIMD8<Float>()
+            let blocks = n / 32
+            var b = 0
+            while b + 8 <= blocks {
+                let blk = w + stride * b, c = x.codes + 32 * b
+                let (d, m) = halves(headerWords(blk, stride))
+                store8(scales, d * load8(x.scales + b))
+                if offsets {
+                    let offset = hasMin ? (bias != 0 ? m + SIMD8(repeating: bias) * d : m) : SIMD8(repeating: bias) * d
+                    offsetSums.addProduct(offset, load8(xsums + b))
+                }
+                @inline(__always)
+                func pair(_ i: Int) {
+                    let s0 = block(blk + stride * i, c + 32 * i), s1 = block(blk + stride * (i + 1), c + 32 * (i + 1))
+                    acc0.addProduct(floats(s0), SIMD8(repeating: scales[i]))
+                    acc1.addProduct(floats(s1), SIMD8(repeating: scales[i + 1]))
+                }
+                pair(0); pair(2); pair(4); pair(6)
+                b += 8
+            }
+            var offsetSum0: Float = 0, offsetSum1: Float = 0
+            @inline(__always)
+            func single(_ b: Int, _ acc: inout SIMD8<Float>, _ offsetSum: inout Float) {
+                let blk = w + stride * b
+                let d = Dequantize.loadHalf(blk, 0)
+                acc.addProduct(floats(block(blk, x.codes + 32 * b)), SIMD8(repeating: d * x.scales[b]))
+                if offsets {
+                    let offset = hasMin ? (bias != 0 ? Dequantize.loadHalf(blk, 2) + bias * d : Dequantize.loadHalf(blk, 2)) : bias * d
+                    offsetSum += offset * xsums[b]
+                }
+            }
+            while b + 2 <= blocks {
+                single(b, &acc0, &offsetSum0)
+                single(b + 1, &acc1, &offsetSum1)
+                b += 2
+            }
+            if b < blocks { single(b, &acc0, &offsetSum0) }
+            return horizontalSum(acc0 + acc1 + offsetSums) + (offsetSum0 + offsetSum1)
+        }
+    }
+
+    /// 32 nibble codes at p times their input codes: element j < 16 is the low nibble of byte j,
+    /// element j + 16 its high nibble (Q4_0, Q4_1).
+    @inline(__always)
+    static func nibbleBlock(_ p: UnsafeRawPointer, _ c: UnsafePointer<Int16>) -> SIMD8<Int32> {
+        let nibbles = unsignedBytes16(p)
+        return multiplyAddPairs(nibbles & SIMD16(repeating: 0x0F), codes16(c)) &+ multiplyAddPairs(nibbles &>> 4, codes16(c + 16))
+    }
+
+    /// Q8_0 (d, 32 signed bytes): Σ_b d_b · s_b · Σ q·code. This kernel also carries the tied output
+    /// heads (262k rows in Gemma 3, 49k in SmolLM2).
+    @inline(__always)
     static func q8_0(_ w: UnsafeRawPointer, _ x: DecodeInput, _ n: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let blocks = n / 32
-        var b = 0
-        while b + 2 <= blocks {
-            let blk = w + 34 * b, c = x.codes + 32 * b
-            let s0 = q8_0Block(blk, c), s1 = q8_0Block(blk + 34, c + 32)
-            acc0.addProduct(floats(s0), SIMD8(repeating: Dequantize.loadHalf(blk, 0) * x.scales[b]))
-            acc1.addProduct(floats(s1), SIMD8(repeating: Dequantize.loadHalf(blk, 34) * x.scales[b + 1]))
-            b += 2
+        blocks32(w, stride: 34, hasMin: false, bias: 0, x, x.scales, n) { blk, c in
+            multiplyAddPairs(signedBytes16(blk + 2), codes16(c)) &+ multiplyAddPairs(signedBytes16(blk + 18), codes16(c + 16))
         }
-        if b < blocks {
-            let blk = w + 34 * b
-            acc0.addProduct(floats(q8_0Block(blk, x.codes + 32 * b)), SIMD8(repeating: Dequantize.loadHalf(blk, 0) * x.scales[b]))
-        }
-        return horizontalSum(acc0 + acc1)
     }
 
-    /// Q4_0: Σ_b d_b · (Σ q·x − 8·Σx).
-    static func q4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsums: UnsafePointer<Float>, _ n: Int) -> Float {
-        let lowNibble = SIMD8<Int32>(repeating: 0x0F), highNibble = SIMD8<Int32>(repeating: 0xF0)
-        var acc = SIMD8<Float>()
-        var offset: Float = 0
-        var blk = w, xp = x
-        for b in 0..<(n / 32) {
-            let d = Dequantize.loadHalf(blk, 0)
-            let va = unsignedBytes(blk + 2), vb = unsignedBytes(blk + 10)
-            var lo = float(va & lowNibble) * load8(xp)
-            lo.addProduct(float(vb & lowNibble), load8(xp + 8))
-            var hi = float(va & highNibble) * load8(xp + 16)
-            hi.addProduct(float(vb & highNibble), load8(xp + 24))
-            lo.addProduct(hi, SIMD8(repeating: 1.0 / 16))
-            acc.addProduct(lo, SIMD8(repeating: d))
-            offset += d * xsums[b]
-            blk += 18; xp += 32
-        }
-        return horizontalSum(acc) - 8 * offset
+    /// Q4_0 (d, 16 bytes of nibbles q, value d·(q − 8)): Σ_b d_b · s_b · Σ q·code − 8·d_b · Σx_b.
+    @inline(__always)
+    static func q4_0(_ w: UnsafeRawPointer, _ x: DecodeInput, _ xsums: UnsafePointer<Float>, _ n: Int) -> Float {
+        blocks32(w, stride: 18, hasMin: false, bias: -8, x, xsums, n) { blk, c in nibbleBlock(blk + 2, c) }
+    }
+
+    /// Q4_1 (d, m, 16 bytes of nibbles q, value d·q + m): Σ_b d_b · s_b · Σ q·code + m_b · Σx_b.
+    @inline(__always)
+    static func q4_1(_ w: UnsafeRawPointer, _ x: DecodeInput, _ xsums: UnsafePointer<Float>, _ n: Int) -> Float {
+        blocks32(w, stride: 20, hasMin: true, bias: 0, x, xsums, n) { blk, c in nibbleBlock(blk + 4, c) }
     }
 
     /// Entry b holds 16·(bit i of b) − 16 in lane i: added to 8 Q5 low nibbles whose fifth bits form
-    /// the byte b, it gives their codes minus Q5_0's offset of 16 (a 4 KB table, resident in L1
-    /// while a matrix is streamed).
+    /// the byte b, it gives their codes minus 16 (a 4 KB table, resident in L1 while a matrix is
+    /// streamed).
     static let fifthBitTable: UnsafeMutablePointer<SIMD8<Int16>> = {
         let table = UnsafeMutablePointer<SIMD8<Int16>>.allocate(capacity: 256)
         for b in 0..<256 {
@@ -148,40 +219,38 @@ enum QuantizedDot {
         return table
     }()
 
-    /// One Q5_0 block times its 32 input codes, as 8 lanes of exact integer sums of (q − 16)·code,
-    /// q = nibble + 16·fifth bit. Element j < 16 is the low nibble of byte j, element j + 16 its high
-    /// nibble; their fifth bits are bits j and j + 16 of the 32-bit field at offset 2.
+    /// A Q5 block's 32 codes minus 16 times their input codes, as 8 lanes of exact integer sums of
+    /// (q − 16)·code, q = nibble + 16·fifth bit. Element j < 16 is the low nibble of byte j of `qs`,
+    /// element j + 16 its high nibble; their fifth bits are bits j and j + 16 of the 32-bit field `qh`.
     @inline(__always)
-    static func q5_0Block(_ blk: UnsafeRawPointer, _ c: UnsafePointer<Int16>, _ table: UnsafeMutablePointer<SIMD8<Int16>>) -> SIMD8<Int32> {
+    static func q5Block(qh: UnsafeRawPointer, qs: UnsafeRawPointer, _ c: UnsafePointer<Int16>, _ table: UnsafeMutablePointer<SIMD8<Int16>>) -> SIMD8<Int32> {
         @inline(__always)
         func fifthBits(_ offset: Int) -> SIMD16<Int16> {
-            SIMD16(lowHalf: table[Int(blk.load(fromByteOffset: offset, as: UInt8.self))],
-                   highHalf: table[Int(blk.load(fromByteOffset: offset + 1, as: UInt8.self))])
+            SIMD16(lowHalf: table[Int(qh.load(fromByteOffset: offset, as: UInt8.self))],
+                   highHalf: table[Int(qh.load(fromByteOffset: offset + 1, as: UInt8.self))])
         }
-        let nibbles = unsignedBytes16(blk + 6)
-        let low = (nibbles & SIMD16(repeating: 0x0F)) &+ fifthBits(2), high = (nibbles &>> 4) &+ fifthBits(4)
+        let nibbles = unsignedBytes16(qs)
+        let low = (nibbles & SIMD16(repeating: 0x0F)) &+ fifthBits(0), high = (nibbles &>> 4) &+ fifthBits(2)
         return multiplyAddPairs(low, codes16(c)) &+ multiplyAddPairs(high, codes16(c + 16))
     }
 
-    /// Q5_0: Σ_b d_b · s_b · Σ (q − 16)·code.
+    /// Q5_0 (d, qh, qs; value d·(q − 16)): Σ_b d_b · s_b · Σ (q − 16)·code. (Decoding reads Q5_0
+    /// re-encoded as Q8_0; see `ReencodedWeights`.)
+    @inline(__always)
     static func q5_0(_ w: UnsafeRawPointer, _ x: DecodeInput, _ n: Int) -> Float {
         let table = fifthBitTable
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let blocks = n / 32
-        var b = 0
-        while b + 2 <= blocks {
-            let blk = w + 22 * b, c = x.codes + 32 * b
-            let s0 = q5_0Block(blk, c, table), s1 = q5_0Block(blk + 22, c + 32, table)
-            acc0.addProduct(floats(s0), SIMD8(repeating: Dequantize.loadHalf(blk, 0) * x.scales[b]))
-            acc1.addProduct(floats(s1), SIMD8(repeating: Dequantize.loadHalf(blk, 22) * x.scales[b + 1]))
-            b += 2
-        }
-        if b < blocks {
-            let blk = w + 22 * b
-            acc0.addProduct(floats(q5_0Block(blk, x.codes + 32 * b, table)), SIMD8(repeating: Dequantize.loadHalf(blk, 0) * x.scales[b]))
-        }
-        return horizontalSum(acc0 + acc1)
+        return blocks32(w, stride: 22, hasMin: false, bias: 0, x, x.scales, n) { blk, c in q5Block(qh: blk + 2, qs: blk + 6, c, table) }
     }
+
+    /// Q5_1 (d, m, qh, qs; value d·q + m = d·(q − 16) + (m + 16·d)):
+    /// Σ_b d_b · s_b · Σ (q − 16)·code + (m_b + 16·d_b) · Σx_b, sharing Q5_0's table.
+    @inline(__always)
+    static func q5_1(_ w: UnsafeRawPointer, _ x: DecodeInput, _ xsums: UnsafePointer<Float>, _ n: Int) -> Float {
+        let table = fifthBitTable
+        return blocks32(w, stride: 24, hasMin: true, bias: 16, x, xsums, n) { blk, c in q5Block(qh: blk + 4, qs: blk + 8, c, table) }
+    }
+
+    // MARK: 256-element K-quant blocks
 
     /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block (12 bytes at p, engine-spec
     /// §2.2), as bytes in integer lanes: words 0–1 hold the scales of sub-blocks 0–7, words 2–3 the
@@ -236,6 +305,49 @@ enum QuantizedDot {
             var acc = SIMD8<Float>()
             for b in 0..<(n / 256) {
                 acc += q4_KBlock(w + 144 * b, x.codes + 256 * b, x.scales + 8 * b, load8(xsums + 8 * b), scales.baseAddress!)
+            }
+            return horizontalSum(acc)
+        }
+    }
+
+    /// One Q5_K block (d, dmin, 12 scale bytes, qh[32], qs[128]) times its 256 input codes, as
+    /// `q4_KBlock` with a fifth bit per code: element 64k + l of chunk k takes bit 2k of qh[l], element
+    /// 64k + 32 + l bit 2k + 1, each moved to bit 4 with a constant shift and a mask.
+    @inline(__always)
+    static func q5_KBlock(_ blk: UnsafeRawPointer, _ c: UnsafePointer<Int16>, _ inputScales: UnsafePointer<Float>,
+                          _ xsums: SIMD8<Float>, _ scales: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+        let lowNibble = SIMD16<Int16>(repeating: 0x0F), bit4 = SIMD16<Int16>(repeating: 0x10)
+        let d = Dequantize.loadHalf(blk, 0), dmin = Dequantize.loadHalf(blk, 2)
+        let (sc, m) = kQuantScalesAndMins(blk + 4)
+        store8(scales, float(sc) * SIMD8(repeating: d) * load8(inputScales))
+        var sum = -(float(m) * SIMD8(repeating: dmin)) * xsums
+        let h0 = unsignedBytes16(blk + 16), h1 = unsignedBytes16(blk + 32)
+        @inline(__always)
+        func fifth(_ h: SIMD16<Int16>, _ bit: Int) -> SIMD16<Int16> {
+            (bit <= 4 ? h &<< Int16(4 - bit) : h &>> Int16(bit - 4)) & bit4
+        }
+        // Chunk k: 32 bytes; low nibbles are sub-block 2k, high nibbles 2k + 1.
+        @inline(__always)
+        func chunk(_ k: Int) {
+            let q = blk + 48 + 32 * k, ck = c + 64 * k
+            let v0 = unsignedBytes16(q), v1 = unsignedBytes16(q + 16)
+            let low = multiplyAddPairs((v0 & lowNibble) | fifth(h0, 2 * k), codes16(ck))
+                &+ multiplyAddPairs((v1 & lowNibble) | fifth(h1, 2 * k), codes16(ck + 16))
+            let high = multiplyAddPairs((v0 &>> 4) | fifth(h0, 2 * k + 1), codes16(ck + 32))
+                &+ multiplyAddPairs((v1 &>> 4) | fifth(h1, 2 * k + 1), codes16(ck + 48))
+            sum.addProduct(floats(low), SIMD8(repeating: scales[2 * k]))
+            sum.addProduct(floats(high), SIMD8(repeating: scales[2 * k + 1]))
+        }
+        chunk(0); chunk(1); chunk(2); chunk(3)
+        return sum
+    }
+
+    /// Q5_K: one row, block after block (see `q4_K`).
+    static func q5_K(_ w: UnsafeRawPointer, _ x: DecodeInput, _ xsums: UnsafePointer<Float>, _ n: Int) -> Float {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8) { scales in
+            var acc = SIMD8<Float>()
+            for b in 0..<(n / 256) {
+                acc += q5_KBlock(w + 176 * b, x.codes + 256 * b, x.scales + 8 * b, load8(xsums + 8 * b), scales.baseAddress!)
             }
             return horizontalSum(acc)
         }
@@ -307,5 +419,45 @@ enum QuantizedDot {
             acc1.addProduct(floats(second), SIMD8(repeating: groupScales[2 * b + 1] * s))
         }
         return horizontalSum(acc0 + acc1)
+    }
+
+    // MARK: 16-bit floats
+
+    /// F16 weights times x in f32 (the input is not rounded: at 2 bytes a weight the conversion,
+    /// one `vcvtph2ps` per 8 weights, is cheaper than the memory it reads). Any n.
+    static func f16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        @inline(__always)
+        func weights(_ i: Int) -> SIMD8<Float> { SIMD8<Float>(w.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)) }
+        return dot16(n, weights, x) { Float(Float16(bitPattern: w.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+    }
+
+    /// BF16 weights (the top halves of f32s) times x in f32. Any n.
+    static func bf16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        @inline(__always)
+        func weights(_ i: Int) -> SIMD8<Float> {
+            let h = w.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self)
+            let bits = SIMD8<UInt32>(UInt32(h[0]), UInt32(h[1]), UInt32(h[2]), UInt32(h[3]), UInt32(h[4]), UInt32(h[5]), UInt32(h[6]), UInt32(h[7]))
+            return unsafeBitCast(bits &<< 16, to: SIMD8<Float>.self)
+        }
+        return dot16(n, weights, x) { Float(bitPattern: UInt32(w.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) << 16) }
+    }
+
+    /// Σ weights(i)·x[i] over n elements, 8 at a time (`weights(i)` gives elements i..<i+8) with four
+    /// accumulators, then one at a time (`weight(i)`).
+    @inline(__always)
+    static func dot16(_ n: Int, _ weights: (Int) -> SIMD8<Float>, _ x: UnsafePointer<Float>, _ weight: (Int) -> Float) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+        var i = 0
+        while i + 32 <= n {
+            acc0.addProduct(weights(i), load8(x + i))
+            acc1.addProduct(weights(i + 8), load8(x + i + 8))
+            acc2.addProduct(weights(i + 16), load8(x + i + 16))
+            acc3.addProduct(weights(i + 24), load8(x + i + 24))
+            i += 32
+        }
+        while i + 8 <= n { acc0.addProduct(weights(i), load8(x + i)); i += 8 }
+        var sum = horizontalSum((acc0 + acc1) + (acc2 + acc3))
+        while i < n { sum += weight(i) * x[i]; i += 1 }
+        return sum
     }
 }
