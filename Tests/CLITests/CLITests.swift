@@ -86,7 +86,7 @@ final class CLITests: XCTestCase {
         writer.addF32Tensor("w", shape: [4], values: [1, 2, 3, 4])
         let mamba = try writer.write(to: dir.appendingPathComponent("mamba.gguf"))
         assertOneLineError(try lmbench(["generate", "--model", mamba.path, "--prompt", "hi"]), status: 1,
-                           contains: "unsupported model architecture 'mamba' (supported: gemma3)")
+                           contains: "unsupported model architecture 'mamba' (supported: gemma3, llama, qwen2)")
 
         let truncated = dir.appendingPathComponent("truncated.gguf")
         try Data(writer.bytes().dropLast(3)).write(to: truncated)
