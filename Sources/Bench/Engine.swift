@@ -71,7 +71,7 @@ public struct EngineSpec: Equatable, Sendable {
         let specs = try text.split(separator: ",", omittingEmptySubsequences: false).map { try parse(String($0)) }
         var labels = Set<String>()
         for spec in specs where !labels.insert(spec.label).inserted {
-            throw SpecError("--engines: '\(spec.label)' is listed twice")
+            throw SpecError("--engines: \(quoted(spec.label)) is listed twice")
         }
         return specs
     }
@@ -79,12 +79,12 @@ public struct EngineSpec: Equatable, Sendable {
     public static func parse(_ text: String) throws -> EngineSpec {
         let label = text.trimmingCharacters(in: .whitespaces)
         let parts = label.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        guard let name = parts.first, !name.isEmpty else { throw SpecError("--engines: empty engine name in '\(text)'") }
+        guard let name = parts.first, !name.isEmpty else { throw SpecError("--engines: empty engine name in \(quoted(text))") }
         var parameters: [String: String] = [:]
         for part in parts.dropFirst() {
             let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
             guard pair.count == 2, !pair[0].isEmpty, !pair[1].isEmpty else {
-                throw SpecError("--engines: '\(part)' in '\(label)' is not key=value (write e.g. lm-infinite:n_local=4096)")
+                throw SpecError("--engines: \(quoted(part)) in \(quoted(label)) is not key=value (write e.g. lm-infinite:n_local=4096)")
             }
             parameters[pair[0]] = pair[1]
         }

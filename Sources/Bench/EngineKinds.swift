@@ -44,7 +44,7 @@ public enum EngineKinds {
     /// Checks a specification's name without making the engine (before the model is loaded).
     public static func kind(of spec: EngineSpec) throws -> EngineKind.Type {
         guard let kind = all.first(where: { $0.engineNames.contains(spec.name) }) else {
-            throw SpecError("--engines: unknown engine '\(spec.name)' (engines: \(engineNames.joined(separator: ", ")))")
+            throw SpecError("--engines: unknown engine \(quoted(spec.name)) (engines: \(engineNames.joined(separator: ", ")))")
         }
         return kind
     }

@@ -115,39 +115,31 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
         return p
     }
 
-    /// Parses every line, reporting the first bad one as `FILE:LINE: why`.
+    /// Parses every line, reporting the first bad one as `FILE:LINE: why` (`JSONLines`).
     static func load(_ path: String, definitions: [String: Definition], folder: String) throws -> [Record] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TaskError("\(path): cannot read the data file") }
-        var records: [Record] = []
-        var lineNumber = 0
-        for lineBytes in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if lineBytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-            func bad(_ why: String) -> TaskError { TaskError("\(path):\(lineNumber): \(why)") }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(lineBytes))) as? [String: Any] else {
-                throw bad("not a JSON object")
-            }
-            guard let context = object["context"] as? String else { throw bad("field 'context' is missing or not a string") }
-            guard let dataset = object["dataset"] as? String else { throw bad("field 'dataset' is missing or not a string") }
-            guard let answers = object["answers"] as? [String], !answers.isEmpty else {
-                throw bad("field 'answers' must be a non-empty list of strings")
+        try JSONLines.records(in: path).map { r in
+            guard let context = try r.string("context") else { throw r.error("field 'context' is missing") }
+            guard let dataset = try r.string("dataset") else { throw r.error("field 'dataset' is missing") }
+            guard let answers = try r.strings("answers"), !answers.isEmpty else {
+                throw r.error("field 'answers' must be a non-empty list of strings")
             }
             guard let definition = definitions[dataset] else {
-                throw bad("no task definition for dataset '\(dataset)' (add \(folder)/longbench/\(dataset).json)")
+                throw r.error("no task definition for dataset \(quoted(dataset)) (add one to \(folder)/longbench/)")
             }
-            let input = object["input"] as? String ?? ""
-            if object["input"] != nil && !(object["input"] is String) { throw bad("field 'input' is not a string") }
-            let classes = object["all_classes"] as? [String] ?? []
+            let input = try r.string("input") ?? ""
+            let classes = try r.strings("all_classes") ?? []
             if definition.metric.name == Metric.classification.name && classes.isEmpty {
-                throw bad("dataset '\(dataset)' is scored by classification but 'all_classes' is empty")
+                throw r.error("dataset \(quoted(dataset)) is scored by classification but field 'all_classes' is missing or empty")
             }
-            if object["length"] != nil && !(object["length"] is NSNumber) { throw bad("field 'length' is not a number") }
-            let words = (object["length"] as? NSNumber)?.intValue ?? context.split(whereSeparator: { $0.isWhitespace }).count
-            let id = object["_id"] as? String ?? "line\(lineNumber)"
-            records.append(Record(line: lineNumber, id: id, dataset: dataset, context: context, input: input, answers: answers,
-                                  allClasses: classes, words: words))
+            // LongBench's `length` counts the words (characters, for Chinese) of the input, the
+            // context and the answers, so it cannot exceed their characters.
+            let characters = ([input, context] + answers).reduce(0) { $0 + $1.unicodeScalars.count }
+            let words = try r.integer("length", in: 0...characters,
+                                      "it counts the words of the record's input, context and answers: \(characters) characters")
+                ?? context.split(whereSeparator: { $0.isWhitespace }).count
+            return Record(line: r.line, id: try r.string("_id") ?? "line\(r.line)", dataset: dataset, context: context, input: input,
+                          answers: answers, allClasses: classes, words: words)
         }
-        return records
     }
 
     /// A record's prompt size is known only once it is tokenized, so the plan gives the runner no

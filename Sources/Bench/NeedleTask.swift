@@ -176,40 +176,51 @@ public enum Haystack {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Varied prose: sentences drawn from small grammars of subjects, actions, objects and settings,
-    /// grouped into paragraphs, until `tokens` tokens. The random stream never cycles within any
-    /// length lmbench accepts, so the text does not repeat itself (single sentences do, as in prose).
+    /// Varied prose (`ProseParagraphs`) until `tokens` tokens.
     public static func generated(seed: Int, _ parts: [Int], tokens count: Int, tokenizer: Tokenizer) -> [Int32] {
-        let subjects = ["The old miller", "A young teacher", "The river pilot", "My grandmother", "The night watchman", "A travelling doctor",
-                        "The village council", "Our neighbour", "The harbour master", "A quiet student", "The baker's daughter",
-                        "The station clerk", "An elderly sailor", "The gardener", "A stranger from the north", "The choir"]
-        let actions = ["repaired", "described", "carried", "painted", "forgot", "measured", "sold", "collected", "counted", "borrowed",
-                       "discovered", "polished", "wrapped", "examined", "returned", "photographed"]
-        let objects = ["the broken lantern", "a basket of apples", "the long letter", "an old map of the valley", "the copper kettle",
-                       "three wooden chairs", "the school bell", "a box of seeds", "the torn sail", "a pair of boots",
-                       "the ledger of the mill", "a jar of honey", "the bridge railings", "a stack of newspapers"]
-        let settings = ["before the first frost", "on a windy afternoon", "near the market square", "while the tide was out",
-                        "after the long winter", "under the chestnut trees", "at the edge of town", "during the spring fair",
-                        "beside the railway line", "late in the evening", "in the upper field", "behind the chapel"]
-        let remarks = ["Nobody could say why.", "It rained for most of the week.", "The children watched from the fence.",
-                       "Prices at the market had risen again.", "The dogs barked at every cart that passed.",
-                       "Everyone agreed it had been a good year for pears.", "A letter arrived from the city soon after.",
-                       "The clock in the square was running slow.", "Smoke rose straight up from the chimneys."]
-        var random = SeededRandom(seed: seed, [0x4E45_4544] + parts)
+        var paragraphs = ProseParagraphs(seed: seed, parts)
         var result: [Int32] = []
         result.reserveCapacity(count + 64)
-        while result.count < count {
-            var paragraph: [String] = []
-            for _ in 0..<Int.random(in: 3...7, using: &random) {
-                if Int.random(in: 0..<4, using: &random) == 0 {
-                    paragraph.append(remarks.randomElement(using: &random)!)
-                } else {
-                    paragraph.append("\(subjects.randomElement(using: &random)!) \(actions.randomElement(using: &random)!) "
-                                     + "\(objects.randomElement(using: &random)!) \(settings.randomElement(using: &random)!).")
-                }
-            }
-            result += tokenizer.encode(paragraph.joined(separator: " ") + "\n\n", addSpecial: false, parseSpecial: false)
+        while result.count < count, let paragraph = paragraphs.next() {
+            result += tokenizer.encode(paragraph, addSpecial: false, parseSpecial: false)
         }
         return Array(result.prefix(count))
+    }
+}
+
+/// Varied prose: sentences drawn from small grammars of subjects, actions, objects and settings,
+/// grouped into paragraphs (each ending in a blank line). The random stream never cycles within
+/// any length lmbench accepts, so the text does not repeat itself (single sentences do, as in prose).
+public struct ProseParagraphs: IteratorProtocol {
+    private static let subjects = ["The old miller", "A young teacher", "The river pilot", "My grandmother", "The night watchman", "A travelling doctor",
+                                   "The village council", "Our neighbour", "The harbour master", "A quiet student", "The baker's daughter",
+                                   "The station clerk", "An elderly sailor", "The gardener", "A stranger from the north", "The choir"]
+    private static let actions = ["repaired", "described", "carried", "painted", "forgot", "measured", "sold", "collected", "counted", "borrowed",
+                                  "discovered", "polished", "wrapped", "examined", "returned", "photographed"]
+    private static let objects = ["the broken lantern", "a basket of apples", "the long letter", "an old map of the valley", "the copper kettle",
+                                  "three wooden chairs", "the school bell", "a box of seeds", "the torn sail", "a pair of boots",
+                                  "the ledger of the mill", "a jar of honey", "the bridge railings", "a stack of newspapers"]
+    private static let settings = ["before the first frost", "on a windy afternoon", "near the market square", "while the tide was out",
+                                   "after the long winter", "under the chestnut trees", "at the edge of town", "during the spring fair",
+                                   "beside the railway line", "late in the evening", "in the upper field", "behind the chapel"]
+    private static let remarks = ["Nobody could say why.", "It rained for most of the week.", "The children watched from the fence.",
+                                  "Prices at the market had risen again.", "The dogs barked at every cart that passed.",
+                                  "Everyone agreed it had been a good year for pears.", "A letter arrived from the city soon after.",
+                                  "The clock in the square was running slow.", "Smoke rose straight up from the chimneys."]
+    private var random: SeededRandom
+
+    public init(seed: Int, _ parts: [Int]) { random = SeededRandom(seed: seed, [0x4E45_4544] + parts) }
+
+    public mutating func next() -> String? {
+        var paragraph: [String] = []
+        for _ in 0..<Int.random(in: 3...7, using: &random) {
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                paragraph.append(Self.remarks.randomElement(using: &random)!)
+            } else {
+                paragraph.append("\(Self.subjects.randomElement(using: &random)!) \(Self.actions.randomElement(using: &random)!) "
+                                 + "\(Self.objects.randomElement(using: &random)!) \(Self.settings.randomElement(using: &random)!).")
+            }
+        }
+        return paragraph.joined(separator: " ") + "\n\n"
     }
 }

@@ -28,7 +28,8 @@ public enum GGUFValue: Equatable, Sendable {
         }
     }
 
-    /// Any integer type, widened. Writers disagree on which integer type a hyperparameter uses.
+    /// Any integer type, widened: writers disagree on which integer type a hyperparameter uses. A
+    /// bool is not an integer (a token id stored as `true` is a corrupt file, not id 1).
     public var intValue: Int? {
         switch self {
         case let .uint8(v): return Int(v)
@@ -39,7 +40,6 @@ public enum GGUFValue: Equatable, Sendable {
         case let .int32(v): return Int(v)
         case let .uint64(v): return v <= UInt64(Int.max) ? Int(v) : nil
         case let .int64(v): return Int(v)
-        case let .bool(v): return v ? 1 : 0
         default: return nil
         }
     }
@@ -59,7 +59,7 @@ public enum GGUFValue: Equatable, Sendable {
 
     public var boolValue: Bool? {
         if case let .bool(b) = self { return b }
-        return intValue.map { $0 != 0 }
+        return nil
     }
 
     public var arrayValue: [GGUFValue]? {

@@ -1,3 +1,5 @@
+import GGUF
+
 /// Problems with a model that the file format itself does not cover. One line each, naming the file.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unsupportedTokenizer(path: String, model: String)
@@ -8,7 +10,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unsupportedTokenizer(path, model):
-            return "\(path): tokenizer model '\(model)' is not supported (lmbench implements 'llama', the SentencePiece BPE, and 'gpt2', the byte-level BPE)"
+            return "\(path): tokenizer.ggml.model \(GGUFError.quoted(model)) is not supported (lmbench implements 'llama', the SentencePiece BPE, and 'gpt2', the byte-level BPE)"
         case let .badHyperparameter(path, key, reason):
             return "\(path): bad hyperparameter '\(key)': \(reason)"
         case let .tokenOutsideVocabulary(token, vocabularySize):

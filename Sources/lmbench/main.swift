@@ -39,8 +39,11 @@ func missingCPUFeatures() -> [String] {
     return ["avx2", "fma", "f16c"].filter { !flags.contains($0) }
 }
 
+/// Prints the one error line and exits. A message that names its command already ("lmbench run:
+/// which task?") keeps that as its only prefix.
 func fail(_ message: String, status: Int32) -> Never {
-    FileHandle.standardError.write(Data(("lmbench: " + message + "\n").utf8))
+    let line = message.hasPrefix("lmbench ") ? message : "lmbench: " + message
+    FileHandle.standardError.write(Data((line + "\n").utf8))
     exit(status)
 }
 

@@ -1,5 +1,6 @@
 import XCTest
 import Bench
+import Inference
 
 final class GridTests: XCTestCase {
     func testLengths() throws {
@@ -11,9 +12,55 @@ final class GridTests: XCTestCase {
         for bad in ["", "4q", "0", "-1k", "8k..4k", "4k..32k:4k", "4k..", "2000M"] {
             XCTAssertThrowsError(try LengthGrid.parse(bad), bad) { XCTAssertTrue("\($0)".contains("--lengths")) }
         }
+        // The step is named as the step, not as a length.
+        XCTAssertThrowsError(try LengthGrid.parse("4k..1M:+0")) {
+            XCTAssertEqual("\($0)", "--lengths: step '+0' in '4k..1M:+0' must be +N with N a length of 1 to 1024M tokens (e.g. 4k..32k:+4k)")
+        }
         XCTAssertEqual(LengthGrid.label(4096), "4k")
         XCTAssertEqual(LengthGrid.label(1 << 20), "1M")
         XCTAssertEqual(LengthGrid.label(3000), "3000")
+    }
+
+    /// Grids are counted before they are made: these once allocated gigabytes before failing.
+    func testGridsTooLargeAreRefusedBeforeTheyAreBuilt() throws {
+        XCTAssertEqual(try LengthGrid.parse("1..10000:+1").count, LengthGrid.maximumPoints)
+        XCTAssertEqual(try LengthGrid.parse("1..9999:+1,1M").count, LengthGrid.maximumPoints)
+        for bad in ["1..1024M:+1", "1..10001:+1", "1..9999:+1,1M,2M", "1..10000:+1,4k..1M"] {
+            XCTAssertThrowsError(try LengthGrid.parse(bad), bad) {
+                XCTAssertTrue("\($0)".hasSuffix("makes more than the 10000 lengths a grid may hold"), "\($0)")
+            }
+        }
+        XCTAssertEqual(try DepthGrid.parse("0..100/9999").count, 10_000)
+        for bad in ["0..100/1000000000", "0..100/9223372036854775807", "0..100/10000", "0..100/9999,50.5"] {
+            XCTAssertThrowsError(try DepthGrid.parse(bad), bad) {
+                XCTAssertTrue("\($0)".hasSuffix("depths a grid may hold"), "\($0)")
+            }
+        }
+    }
+
+    /// Inputs FuzzGrids found: a parameter that overflowed `Int` once multiplied by its suffix
+    /// (a trap), and text echoed raw into a message (NULs and newlines breaking the one line).
+    func testFuzzFindingsAreOneLineErrors() throws {
+        var p = StrategyParameters(["n_local": "9007199254740993k", "n_global": "-9223372036854775807k", "top_k": "2048M"], strategy: "lm-infinite")
+        for (name, text) in [("n_local", "9007199254740993k"), ("n_global", "-9223372036854775807k"), ("top_k", "2048M")] {
+            XCTAssertThrowsError(try p.int(name, default: 1)) {
+                XCTAssertEqual("\($0)", "lm-infinite: parameter \(name) must be an integer from 0 to 1024M, not '\(text)'")
+            }
+        }
+        var largest = StrategyParameters(["n_local": "1024M"], strategy: "lm-infinite")
+        XCTAssertEqual(try largest.int("n_local", default: 1), 1 << 30)
+        XCTAssertThrowsError(try LengthGrid.parse("4k..32k:+4\0\0k")) {
+            XCTAssertEqual("\($0)", #"--lengths: step '+4\0\0k' in '4k..32k:+4\0\0k' must be +N with N a length of 1 to 1024M tokens (e.g. 4k..32k:+4k)"#)
+        }
+        func message(_ parse: () throws -> Any) -> String {
+            do { return "parsed: \(try parse())" } catch { return "\(error)" }
+        }
+        for text in ["4k\n8k", "5\n0", "lm\n-infinite"] {
+            for error in [message { try LengthGrid.parse(text) }, message { try DepthGrid.parse(text) },
+                          message { try EngineKinds.kind(of: EngineSpec.parse(text)) }] {
+                XCTAssertFalse(error.contains("\n"), "\(text.debugDescription): \(error)")
+            }
+        }
     }
 
     func testDepths() throws {

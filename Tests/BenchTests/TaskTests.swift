@@ -40,9 +40,11 @@ final class TaskTests: XCTestCase {
         }
         XCTAssertTrue(catalog.names.contains("passkey") && catalog.names.contains("needle") && catalog.names.contains("longbench"))
         XCTAssertFalse(catalog.names.contains("nightly"), "suites are not tasks")
-        XCTAssertEqual(Set(TaskGenerators.names), ["passkey", "needle", "longbench", "kv_retrieval"])
-        // Every task file's generator, and every metric it names, is registered.
-        for name in catalog.names where catalog.files[name]?.generator != "longbench" || name == "longbench" {
+        let ruler: Set<String> = ["ruler", "niah", "variable_tracking", "common_words_extraction", "freq_words_extraction", "qa"]
+        XCTAssertEqual(Set(TaskGenerators.names), Set(["passkey", "needle", "longbench", "kv_retrieval"]).union(ruler))
+        // Every task file's generator, and every metric it names, is registered (RULER's: RulerTests).
+        for name in catalog.names where (catalog.files[name]?.generator != "longbench" || name == "longbench")
+            && !ruler.contains(catalog.files[name]!.generator) {
             XCTAssertNoThrow(try catalog.make(name, request: request([4096], data: data)), name)
         }
         let task = try catalog.make("longbench", request: request([], data: data))
@@ -57,12 +59,12 @@ final class TaskTests: XCTestCase {
     }
 
     func testALongBenchRecordWithoutLengthIsMeasuredInItsWords() throws {
-        let data = try longBenchFile([("qasper", 5000, nil), ("qasper", 12, 9000)])
+        let data = try longBenchFile([("qasper", 5000, nil), ("qasper", 12, 60)])
         defer { try? FileManager.default.removeItem(atPath: data) }
         let task = try catalog.make("qasper", request: request([], data: data))
         XCTAssertEqual(task.family, "longbench")
         let planned = try task.plan()
-        XCTAssertEqual(planned.map(\.length), [5000, 9000], "the context's words when `length` is absent, else `length`")
+        XCTAssertEqual(planned.map(\.length), [5000, 60], "the context's words when `length` is absent, else `length`")
         XCTAssertEqual(planned.map(\.lengthUnit), [.words, .words])
         XCTAssertEqual(planned.map(\.promptTokens), [nil, nil], "a word count is not a token count")
         XCTAssertEqual(planned.map(\.maxNewTokens), [128, 128])
@@ -202,18 +204,44 @@ final class TaskTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let good = #"{"input": "q?", "context": "ctx", "answers": ["a"], "length": 3, "dataset": "qasper", "language": "en", "all_classes": null, "_id": "x1"}"#
+        let record = #"{"input": "q?", "context": "four words of context", "answers": ["a"], "dataset": "qasper""#
         let cases: [(String, String)] = [
-            ("{not json", ":2: not a JSON object"),
+            ("{not json", ":2: not valid JSON ("),
+            // FuzzLongBench: Foundation's description of this error quotes the NULs it stopped at.
+            ("{\"input\\ud8\u{0}\u{0}\u{0}\"}", ":2: not valid JSON ('Invalid "),
+            ("[1, 2]", ":2: a list, not a JSON object"),
             (#"{"context": "c", "answers": ["a"]}"#, ":2: field 'dataset' is missing"),
             (#"{"context": "c", "answers": [], "dataset": "qasper"}"#, ":2: field 'answers' must be a non-empty list"),
+            (#"{"context": "c", "answers": ["a", 7], "dataset": "qasper"}"#, ":2: field 'answers' has the number 7 at index 1, not a string"),
             (#"{"context": "c", "answers": ["a"], "dataset": "klingon"}"#, ":2: no task definition for dataset 'klingon'"),
-            (#"{"context": 5, "answers": ["a"], "dataset": "qasper"}"#, ":2: field 'context' is missing or not a string"),
+            (#"{"context": "c", "answers": ["a"], "dataset": "kling\non"}"#, #":2: no task definition for dataset 'kling\non'"#),
+            (#"{"context": 5, "answers": ["a"], "dataset": "qasper"}"#, ":2: field 'context' is the number 5, not a string"),
+            (#"{"context": "c", "answers": ["a"], "dataset": "trec", "all_classes": "abc"}"#, ":2: field 'all_classes' is a string, not a list of strings"),
+            (#"{"context": "c", "answers": ["a"], "dataset": "qasper", "_id": 12}"#, ":2: field '_id' is the number 12, not a string"),
+            // LongBench's `length` counts words: an integer no larger than the record's characters
+            // (once trapped on overflow, stored huge, or wrapped to -2^63).
+            (record + #", "length": 9223372036854775807}"#, ":2: field 'length' is 9223372036854775807, not in 0…24 ("),
+            (record + #", "length": 50000000}"#, ":2: field 'length' is 50000000, not in 0…24 ("),
+            (record + #", "length": -1}"#, ":2: field 'length' is -1, not in 0…24 ("),
+            (record + #", "length": 1e300}"#, ":2: field 'length' is the number 1e+300, not an integer"),
+            (record + #", "length": 2.5}"#, ":2: field 'length' is the number 2.5, not an integer"),
+            (record + #", "length": "100"}"#, ":2: field 'length' is a string, not an integer"),
+            (record + #", "length": true}"#, ":2: field 'length' is true, not an integer"),
         ]
-        for (i, (line, expected)) in cases.enumerated() {
+        func write(_ line: [UInt8], _ i: Int) throws -> String {
             let file = dir.appendingPathComponent("case\(i).jsonl").path
-            try (good + "\n" + line + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            try Data(Array((good + "\n").utf8) + line + [10]).write(to: URL(fileURLWithPath: file))
+            return file
+        }
+        let invalidUTF8 = try write(Array(#"{"context": "caf"#.utf8) + [0xE9] + Array(#"", "answers": ["a"], "dataset": "qasper"}"#.utf8), -1)
+        XCTAssertThrowsError(try catalog.make("longbench", request: request([], data: invalidUTF8), tokenizer: tokenizer)) {
+            XCTAssertEqual("\($0)", invalidUTF8 + ":2: byte 17 of the line is not UTF-8 (JSON text must be)")
+        }
+        for (i, (line, expected)) in cases.enumerated() {
+            let file = try write(Array(line.utf8), i)
             XCTAssertThrowsError(try catalog.make("longbench", request: request([], data: file), tokenizer: tokenizer)) {
                 XCTAssertTrue("\($0)".hasPrefix(file + expected), "\($0)")
+                XCTAssertFalse("\($0)".contains { $0.isNewline || $0 == "\0" }, "one line: \("\($0)".debugDescription)")
             }
         }
         let file = dir.appendingPathComponent("ok.jsonl").path
@@ -245,7 +273,7 @@ final class TaskTests: XCTestCase {
         }
         try write(#"{"generator": "ruler9000"}"#)
         XCTAssertThrowsError(try TaskCatalog(folder: dir.path).make("bad", request: request([1024]), tokenizer: tokenizer)) {
-            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: unknown generator 'ruler9000' (generators: passkey, needle, longbench, kv_retrieval)")
+            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: unknown generator 'ruler9000' (generators: passkey, needle, longbench, kv_retrieval, ruler, niah, variable_tracking, common_words_extraction, freq_words_extraction, qa)")
         }
         XCTAssertThrowsError(try TaskCatalog(folder: dir.path + "/missing")) { XCTAssertTrue("\($0)".contains("task folder not found")) }
     }

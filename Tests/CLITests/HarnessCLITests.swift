@@ -35,7 +35,7 @@ extension CLITests {
         try requireModel()
         let dir = try makeTemporaryDirectory("harness")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let db = dir.appendingPathComponent("results/lmbench.sqlite").path
+        let db = dir.appendingPathComponent("lmbench.sqlite").path
         let arguments = ["run", "passkey", "--lengths", "1k..4k", "--engines", "full", "--samples", "3", "--db", db]
 
         // Start the run and kill it (SIGKILL: no chance to clean up) once a few samples are stored.
@@ -140,7 +140,16 @@ extension CLITests {
         let bad = dir.appendingPathComponent("bad.jsonl").path
         try (#"{"input": "", "context": "c", "answers": ["a"], "dataset": "multi_news", "length": 1, "_id": "1"}"# + "\n{oops\n")
             .write(toFile: bad, atomically: true, encoding: .utf8)
-        assertOneLineError(try lmbench(["run", "longbench", "--data", bad, "--db", db]), status: 1, contains: "\(bad):2: not a JSON object")
+        assertOneLineError(try lmbench(["run", "longbench", "--data", bad, "--db", db]), status: 1, contains: "\(bad):2: not valid JSON")
+        try (#"{"input": "", "context": "c", "answers": ["a"], "dataset": "multi_news", "length": 9223372036854775807}"# + "\n")
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        assertOneLineError(try lmbench(["run", "longbench", "--data", bad, "--db", db]), status: 1,
+                           contains: "\(bad):1: field 'length' is 9223372036854775807, not in 0…2")
+        assertOneLineError(try lmbench(["run", "passkey", "--lengths", "1..1024M:+1", "--db", db]), status: 2,
+                           contains: "--lengths: '1..1024M:+1' makes more than the 10000 lengths a grid may hold")
+        assertOneLineError(try lmbench(["run", "passkey", "--lengths", "4k..1M:+0", "--db", db]), status: 2, contains: "step '+0' in '4k..1M:+0'")
+        assertOneLineError(try lmbench(["run", "needle", "--depths", "0..100/1000000000", "--db", db]), status: 2,
+                           contains: "--depths: '0..100/1000000000' makes more than the 10000 depths a grid may hold")
         assertOneLineError(try lmbench(["run", "passkey", "--lengths", "4k..1k", "--db", db]), status: 2, contains: "runs backwards")
         assertOneLineError(try lmbench(["run", "passkey", "--depths", "0..120/10", "--db", db]), status: 2, contains: "--depths")
         assertOneLineError(try lmbench(["run", "passkey", "--engines", "warp-drive", "--db", db]), status: 2, contains: "unknown engine 'warp-drive'")

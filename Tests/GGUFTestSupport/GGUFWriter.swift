@@ -76,7 +76,8 @@ public struct GGUFWriter {
         for (t, off) in zip(tensors, offsets) {
             out += string(t.name)
             out += le(UInt32(t.shape.count))
-            for n in t.shape { out += le(UInt64(n)) }
+            // Bit patterns, so that a test can write the negative sizes a corrupt file holds.
+            for n in t.shape { out += le(UInt64(bitPattern: Int64(n))) }
             out += le(t.typeID)
             out += le(UInt64(off))
         }

@@ -1,3 +1,5 @@
+import GGUF
+
 /// A bad strategy name or parameter.
 public struct StrategyError: Error, CustomStringConvertible, Equatable {
     public let description: String
@@ -54,7 +56,7 @@ public enum AttentionStrategies {
 
     public static func make(_ name: String, parameters: [String: String], model: ModelDescription) throws -> AttentionPolicy {
         guard let factory = catalog[name] else {
-            throw StrategyError("unknown attention strategy '\(name)' (strategies: \(names.joined(separator: ", ")))")
+            throw StrategyError("unknown attention strategy \(GGUFError.quoted(name)) (strategies: \(names.joined(separator: ", ")))")
         }
         return try factory(parameters, model)
     }
@@ -71,17 +73,21 @@ public struct StrategyParameters {
         self.strategy = strategy
     }
 
-    /// An integer parameter (token counts accept 4k / 1M) at least `minimum`.
+    /// Largest value an integer parameter takes: the longest prompt lmbench runs (2^30 tokens), so
+    /// that the memory figures worked out from the parameters cannot overflow.
+    public static let maximum = 1 << 30
+
+    /// An integer parameter (token counts accept 4k / 1M) from `minimum` to `maximum`.
     public mutating func int(_ name: String, default fallback: Int, minimum: Int = 0) throws -> Int {
         used.insert(name)
         guard let text = given[name] else { return fallback }
         var digits = text
         var multiplier = 1
         if digits.hasSuffix("k") { multiplier = 1024; digits.removeLast() } else if digits.hasSuffix("M") { multiplier = 1 << 20; digits.removeLast() }
-        guard let value = Int(digits).map({ $0 * multiplier }), value >= minimum else {
-            throw StrategyError("\(strategy): parameter \(name) must be an integer of at least \(minimum), not '\(text)'")
+        guard let n = Int(digits), n >= 0, n <= Self.maximum / multiplier, n * multiplier >= minimum else {
+            throw StrategyError("\(strategy): parameter \(name) must be an integer from \(minimum) to 1024M, not \(GGUFError.quoted(text))")
         }
-        return value
+        return n * multiplier
     }
 
     /// A parameter that takes one of `choices`.
@@ -89,7 +95,7 @@ public struct StrategyParameters {
         used.insert(name)
         guard let text = given[name] else { return fallback }
         guard choices.contains(text) else {
-            throw StrategyError("\(strategy): parameter \(name) must be one of \(choices.joined(separator: ", ")), not '\(text)'")
+            throw StrategyError("\(strategy): parameter \(name) must be one of \(choices.joined(separator: ", ")), not \(GGUFError.quoted(text))")
         }
         return text
     }
@@ -98,7 +104,7 @@ public struct StrategyParameters {
     public func finish() throws {
         if let unknown = given.keys.sorted().first(where: { !used.contains($0) }) {
             let known = used.sorted()
-            throw StrategyError("\(strategy): unknown parameter '\(unknown)'"
+            throw StrategyError("\(strategy): unknown parameter \(GGUFError.quoted(unknown))"
                                 + (known.isEmpty ? " (it takes none)" : " (parameters: \(known.joined(separator: ", ")))"))
         }
     }

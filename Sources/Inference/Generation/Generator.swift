@@ -169,16 +169,18 @@ public final class Generator {
                                 attentionStateBytes: state.attentionStateBytes, peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
-    /// Fails with `ModelError.outOfMemory` when the attention state for `positions` positions would
-    /// not fit in the memory available now, before any work is done. The figure comes from the
-    /// layer specs alone: no state is allocated to find it.
-    public func requireMemory(forPositions positions: Int, policy: AttentionPolicy = FullAttention()) throws {
+    /// Fails with `ModelError.outOfMemory` when the attention state for `positions` positions, and
+    /// `promptBytes` for the prompt itself when it is yet to be built, would not fit in the memory
+    /// available now, before any work is done. The state's figure comes from the layer specs alone:
+    /// no state is allocated to find it.
+    public func requireMemory(forPositions positions: Int, policy: AttentionPolicy = FullAttention(), promptBytes: Int = 0) throws {
         guard let available = ProcessMemory.availableBytes else { return }
-        let needed = loaded.model.attentionStateBytes(policy: policy, maxChunkTokens: chunkSize, afterPositions: positions)
+        let needed = loaded.model.attentionStateBytes(policy: policy, maxChunkTokens: chunkSize, afterPositions: positions) + promptBytes
         // Keep a margin for activations, scratch and the page cache of the weights.
         if needed > available - (256 << 20) {
+            let prompt = promptBytes > 0 ? "building the prompt (\(promptBytes >> 20) MiB) and " : ""
             throw ModelError.outOfMemory(path: loaded.path, needed: needed, available: available,
-                                         what: "the attention state for \(positions) positions (\(policy.name) attention)")
+                                         what: prompt + "the attention state for \(positions) positions (\(policy.name) attention)")
         }
     }
 

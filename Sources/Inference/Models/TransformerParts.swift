@@ -57,8 +57,8 @@ struct TransformerHyperparameters {
         ropeBase = try m.double(a + "rope.freq_base", default: defaultRopeBase)
         try check(ropeBase > 1 && ropeBase.isFinite, "rope.freq_base", "\(ropeBase) is not a base above 1")
         ropeScale = 1
-        if let type = m[a + "rope.scaling.type"]?.stringValue, type != "none" {
-            try check(type == "linear", "rope.scaling.type", "'\(type)' scaling is not supported (lmbench implements linear)")
+        if m[a + "rope.scaling.type"] != nil, case let type = try m.string(a + "rope.scaling.type"), type != "none" {
+            try check(type == "linear", "rope.scaling.type", "\(GGUFError.quoted(type)) scaling is not supported (lmbench implements linear)")
             let factor = try m.double(a + "rope.scaling.factor", default: 1)
             try check(factor >= 1 && factor.isFinite, "rope.scaling.factor", "\(factor) is not a factor of at least 1")
             ropeScale = 1 / factor

@@ -207,13 +207,13 @@ struct MergeTable {
         for (rank, line) in lines.enumerated() {
             let bytes = Array(line.utf8)
             func fail(_ reason: String) -> Error {
-                ModelError.badHyperparameter(path: path, key: "tokenizer.ggml.merges", reason: "merge \(rank) '\(line)' \(reason)")
+                ModelError.badHyperparameter(path: path, key: "tokenizer.ggml.merges", reason: "merge \(rank) \(GGUFError.quoted(line)) \(reason)")
             }
             guard let space = bytes.dropFirst().firstIndex(of: UInt8(ascii: " ")) else { throw fail("has no space between two tokens") }
             var ids: [Int] = []
             for side in [bytes[..<space], bytes[(space + 1)...], bytes[..<space] + bytes[(space + 1)...]] {
                 guard let id = side.withUnsafeBufferPointer({ table.lookup($0) }) else {
-                    throw fail("needs '\(String(decoding: side, as: UTF8.self))', which is not a token")
+                    throw fail("needs \(GGUFError.quoted(String(decoding: side, as: UTF8.self))), which is not a token")
                 }
                 ids.append(id)
             }

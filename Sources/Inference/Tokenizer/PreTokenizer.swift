@@ -1,3 +1,5 @@
+import GGUF
+
 /// How `tokenizer.ggml.pre` cuts raw text into the words byte-level BPE merges within, as llama.cpp
 /// does it (llama-family-spec §5.4). A pre-tokenizer is a chain of regexes; each one splits every
 /// piece the previous one produced, and both its matches and the gaps between them become pieces,
@@ -57,7 +59,8 @@ public struct PreTokenizer: Sendable {
         default:
             throw ModelError.badHyperparameter(
                 path: path, key: "tokenizer.ggml.pre",
-                reason: "unknown pre-tokenizer '\(name)' (lmbench knows the smollm, gpt-2, default, llama3 and qwen2 chains and their aliases)")
+                reason: "unknown pre-tokenizer \(GGUFError.quoted(name)) "
+                    + "(lmbench knows the smollm, gpt-2, default, llama3 and qwen2 chains and their aliases)")
         }
     }
 

@@ -13,8 +13,8 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     private let addBOS: Bool
     private let addEOS: Bool
     private let addSpacePrefix: Bool
-    /// Id of `<0xHH>` for each byte value (or of the one-byte text when that token is missing).
-    private let byteTokens: [Int32?]
+    /// Id of `<0xHH>` for each byte value (or of the one-character text when that token is missing).
+    private let byteTokens: [Int32]
     private let specialTokens: SpecialTokenSplitter
 
     public var vocabularySize: Int { table.count }
@@ -38,12 +38,17 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
         addEOS = try m.bool("tokenizer.ggml.add_eos_token", default: false)
         addSpacePrefix = try m.bool("tokenizer.ggml.add_space_prefix", default: true)
 
-        var bytes: [Int32?] = []
+        // Every byte needs a token: text without a piece falls back to bytes, and llama.cpp fails on
+        // a byte the vocabulary lacks, where dropping it would silently change the prompt.
+        var bytes: [Int32] = []
         for b in 0..<256 {
             let hex = String(b, radix: 16, uppercase: true)
             let name = "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
-            let id = table.lookup(name) ?? table.lookup(String(decoding: [UInt8(b)], as: UTF8.self))
-            bytes.append(id.map(Int32.init))
+            guard let id = table.lookup(name) ?? (b < 0x80 ? table.lookup(String(Unicode.Scalar(UInt8(b)))) : nil) else {
+                throw ModelError.badHyperparameter(path: file.path, key: "tokenizer.ggml.tokens",
+                                                   reason: "no token for the byte \(name), which SentencePiece falls back to")
+            }
+            bytes.append(Int32(id))
         }
         byteTokens = bytes
     }
@@ -134,7 +139,7 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
                 } else {
                     // Candidates only ever form tokens, so a non-token symbol is one unmerged
                     // character: emit its bytes.
-                    for b in piece { if let id = byteTokens[Int(b)] { output.append(id) } }
+                    for b in piece { output.append(byteTokens[Int(b)]) }
                 }
                 i = symbol.next
             }

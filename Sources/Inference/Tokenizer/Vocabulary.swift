@@ -28,6 +28,13 @@ struct Vocabulary {
         let m = file.metadata
         let tokens = try m.strings("tokenizer.ggml.tokens")
         let count = tokens.count
+        // llama.cpp warns about empty texts and renames them; they mean the converter lost the
+        // vocabulary, and a tokenizer built on it would turn text into nothing without a word.
+        if let empty = tokens.firstIndex(where: \.isEmpty) {
+            throw ModelError.badHyperparameter(path: file.path, key: "tokenizer.ggml.tokens",
+                                               reason: "token \(empty) has empty text (\(tokens.lazy.filter(\.isEmpty).count) of \(count) tokens do)")
+        }
+        guard count > 0 else { throw ModelError.badHyperparameter(path: file.path, key: "tokenizer.ggml.tokens", reason: "no tokens") }
         let table = TokenTable(tokens: tokens)
         self.table = table
 
