@@ -12,6 +12,11 @@ let package = Package(
     name: "lmbench",
     products: [
         .executable(name: "lmbench", targets: ["lmbench"]),
+        // The libraries the fuzz targets (`Fuzz/`, a package of their own) link against.
+        .library(name: "GGUF", targets: ["GGUF"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Inference", targets: ["Inference"]),
+        .library(name: "Bench", targets: ["Bench"]),
     ],
     targets: [
         // GGUF file format: mmap reader, metadata, tensor directory, ggml types, reference dequantizers.
@@ -41,7 +46,7 @@ let package = Package(
         .target(name: "ModelTestSupport", dependencies: ["Inference", "GGUF"], path: "Tests/ModelTestSupport"),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF", "ModelTestSupport", "GGUFTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "StoreTestSupport"]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results", "ModelTestSupport"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results", "ModelTestSupport", "StoreTestSupport"]),
         // Test support: result stores filled with rows the tests write.
         .target(name: "StoreTestSupport", dependencies: ["Results"], path: "Tests/StoreTestSupport"),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results", "StoreTestSupport"]),

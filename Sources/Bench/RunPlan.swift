@@ -17,16 +17,19 @@ public struct RunSettings: Decodable, Sendable {
     public var sampleTimeout: Double?
     /// `auto` (the default: the model's own template, none if it has none), `none` or a name.
     public var chatTemplate: String?
+    /// The RULER task a loaded file is scored as, when its name does not say.
+    public var rulerTask: String?
 
     enum CodingKeys: String, CodingKey {
         case task, lengths, depths, samples, engines, seed, data, limit, haystack
         case sampleTimeout = "sample_timeout"
         case chatTemplate = "chat_template"
+        case rulerTask = "ruler_task"
     }
 
     public init(task: String, lengths: String? = nil, depths: String? = nil, samples: Int? = nil, engines: String? = nil,
                 seed: Int? = nil, data: String? = nil, limit: Int? = nil, haystack: String? = nil, sampleTimeout: Double? = nil,
-                chatTemplate: String? = nil) {
+                chatTemplate: String? = nil, rulerTask: String? = nil) {
         self.task = task
         self.lengths = lengths
         self.depths = depths
@@ -38,6 +41,7 @@ public struct RunSettings: Decodable, Sendable {
         self.haystack = haystack
         self.sampleTimeout = sampleTimeout
         self.chatTemplate = chatTemplate
+        self.rulerTask = rulerTask
     }
 
     public static let defaultSeed = 42
@@ -68,7 +72,8 @@ public struct RunConfiguration: Equatable, Encodable, Sendable {
 
 /// A run before it starts: the task with its parameters, the engines, and the run row with its
 /// provenance. The task name, grids, engine names and data file are checked before any engine
-/// loads its model; engine parameters and task files are checked as they are made.
+/// loads its model; engine parameters and task files are checked as they are made. The store
+/// (which caches model hashes) is opened only after all that, so a rejected plan creates no database.
 public final class RunPlan {
     public let task: BenchmarkTask
     public let engines: [Engine]
@@ -91,8 +96,8 @@ public final class RunPlan {
         self.timeLimit = timeLimit
     }
 
-    public init(_ s: RunSettings, tags: [String: String] = [:], catalog: TaskCatalog, context: EngineContext, store: ResultsStore,
-                command: String) throws {
+    public init(_ s: RunSettings, tags: [String: String] = [:], catalog: TaskCatalog, context: EngineContext,
+                store: () throws -> ResultsStore, command: String) throws {
         guard let file = catalog.files[s.task] else {
             throw TaskError("unknown task '\(s.task)' (tasks in \(catalog.folder): \(catalog.names.joined(separator: ", ")))")
         }
@@ -115,7 +120,8 @@ public final class RunPlan {
             throw SpecError(error.description)
         }
         let request = TaskRequest(lengths: lengths, depths: depths, samplesPerCell: samples, seed: seed, limit: s.limit,
-                                  dataPath: s.data, haystackPath: s.haystack, chatTemplate: chatTemplate)
+                                  dataPath: s.data, haystackPath: s.haystack, chatTemplate: chatTemplate,
+                                  rulerTask: s.rulerTask)
         task = try catalog.make(s.task, request: request, tokenizer: engines[0].tokenizer)
         timeLimit = s.sampleTimeout
 
@@ -131,7 +137,7 @@ public final class RunPlan {
         run.engines = engines.map(\.record)
         if let path = engines[0].modelPath {
             run.modelPath = path
-            run.modelSHA256 = try store.modelSHA256(path: path) { try Provenance.sha256(ofFile: path) }
+            run.modelSHA256 = try store().modelSHA256(path: path) { try Provenance.sha256(ofFile: path) }
         }
         run.modelName = engines[0].modelName
         run.chatTemplate = chatTemplate?.name ?? "none"

@@ -14,6 +14,12 @@ public enum ResumePolicy: Sendable {
 
 /// Runs a plan's samples through its engines into the store: one transaction per finished sample,
 /// and samples already stored for the run are skipped, so a killed run resumes where it stopped.
+///
+/// Processes started on one configuration at once share one run: the run is found or started
+/// under the store's write lock, and each sample is claimed before it runs. A sample that another
+/// live process has claimed (or stored meanwhile) is left to it and counted in the summary; a
+/// claim whose process has died (now, or by the end of this runner's pass) is taken over. The run
+/// is marked finished by whichever process finds every planned sample stored.
 public final class Runner {
     public struct Summary: Sendable {
         public var runID: Int64
@@ -21,6 +27,12 @@ public final class Runner {
         public var alreadyDone: Int
         public var ran: Int
         public var counts: [SampleStatus: Int]
+        /// Samples not run here because another process had claimed or stored them.
+        public var leftToOthers: Int
+        /// The processes that held those claims (`pid N on HOST`).
+        public var otherHolders: [String]
+        /// Whether every planned sample of the run is stored (else another process still runs some).
+        public var finished: Bool
         public var meanScore: [String: (score: Double, n: Int)]
         /// What the runner decided that the user should know (a run it did not continue, say).
         public var notes: [String]
@@ -50,28 +62,38 @@ public final class Runner {
     public func run(_ plan: RunPlan, resume policy: ResumePolicy = .automatic) throws -> Summary {
         let task = plan.task
         let planned = try task.plan()
-        let (existing, note) = try existingRun(for: plan, policy: policy)
-        var run: RunRecord
-        if let existing {
-            run = existing
-        } else {
+        /// One sample through one engine.
+        typealias Item = (planned: PlannedSample, engine: Engine)
+        let work: [Item] = planned.flatMap { p in plan.engines.map { (planned: p, engine: $0) } }
+        func completionKey(_ item: Item) -> String {
+            ResultsStore.completionKey(engine: item.engine.record.label, sampleKey: item.planned.key)
+        }
+        // Looked up and started in one write transaction: a process starting at the same moment
+        // finds this run instead of starting its own.
+        let (run, resumed, note) = try store.database.transaction { () -> (RunRecord, Bool, String?) in
+            let (existing, note) = try existingRun(for: plan, policy: policy)
+            if let existing { return (existing, true, note) }
             var record = plan.record
-            record.plannedSamples = planned.count * plan.engines.count
-            run = try store.insertRun(record)
+            record.plannedSamples = work.count
+            return (try store.insertRun(record), false, note)
         }
         let done = try store.completedKeys(runID: run.id)
-        let todo = planned.flatMap { p in plan.engines.map { (p, $0) } }.filter {
-            !done.contains(ResultsStore.completionKey(engine: $0.1.record.label, sampleKey: $0.0.key))
-        }
+        let todo = work.filter { !done.contains(completionKey($0)) }
         func weight(_ p: PlannedSample) -> Double { Double(p.estimatedTokens + p.maxNewTokens + 256) }
-        let progress = ProgressLine(totalWeight: todo.reduce(0) { $0 + weight($1.0) })
-        var summary = Summary(runID: run.id, resumed: existing != nil, alreadyDone: done.count, ran: 0, counts: [:], meanScore: [:],
-                              notes: note.map { [$0] } ?? [])
+        let progress = ProgressLine(totalWeight: todo.reduce(0) { $0 + weight($1.planned) })
+        var summary = Summary(runID: run.id, resumed: resumed, alreadyDone: done.count, ran: 0, counts: [:], leftToOthers: 0,
+                              otherHolders: [], finished: false, meanScore: [:], notes: note.map { [$0] } ?? [])
+        let claimer = UUID().uuidString
         var sample: Sample?
-        for (i, (planned, engine)) in todo.enumerated() {
+        /// Claims and runs one sample; what the claim found.
+        func attempt(_ item: Item) throws -> ClaimOutcome {
+            let (planned, engine) = item
+            let outcome = try store.claim(runID: run.id, engine: engine.record.label, sampleKey: planned.key, claimer: claimer)
+            guard outcome == .claimed else { return outcome }
             let depth = planned.depth.map { String(format: " depth %g%%", $0) } ?? ""
             let length = planned.lengthUnit == .tokens ? LengthGrid.label(planned.length) : "\(planned.length) words"
-            progress.show(done: i, total: todo.count, what: "\(task.name) \(length)\(depth) \(engine.record.label)")
+            progress.show(done: summary.ran + summary.leftToOthers, total: todo.count,
+                          what: "\(task.name) \(length)\(depth) \(engine.record.label)")
             let started = Date()
             var record = SampleRecord(planned, task: task, engine: engine, runID: run.id)
             if let tokens = planned.promptTokens, let reason = engine.refusal(promptTokens: tokens, maxNewTokens: planned.maxNewTokens) {
@@ -85,9 +107,39 @@ public final class Runner {
             progress.finished(weight: weight(planned), seconds: record.status == .ok ? Date().timeIntervalSince(started) : nil)
             summary.ran += 1
             summary.counts[record.status, default: 0] += 1
+            return outcome
+        }
+        func leave(_ item: Item, _ outcome: ClaimOutcome) {
+            summary.leftToOthers += 1
+            if case let .held(holder) = outcome, !summary.otherHolders.contains(holder.description) {
+                summary.otherHolders.append(holder.description)
+            }
+            progress.finished(weight: weight(item.planned), seconds: nil)
+        }
+        do {
+            // A sample another process holds is tried once more at the end: if that process has
+            // died meanwhile, this one takes the sample over instead of leaving the run unfinished.
+            var held: [Item] = []
+            for item in todo {
+                switch try attempt(item) {
+                case .claimed: break
+                case .stored: leave(item, .stored)
+                case .held: held.append(item)
+                }
+            }
+            for item in held {
+                let outcome = try attempt(item)
+                if outcome != .claimed { leave(item, outcome) }
+            }
+        } catch {
+            // Another process may take these samples at once, not only once this one has exited.
+            try? store.releaseClaims(claimer: claimer)
+            throw error
         }
         progress.end()
-        try store.markFinished(runID: run.id)
+        let stored = try store.completedKeys(runID: run.id)
+        summary.finished = work.allSatisfy { stored.contains(completionKey($0)) }
+        if summary.finished { try store.markFinished(runID: run.id) }
         for s in try store.samples(runIDs: [run.id]) where s.status == .ok {
             let previous = summary.meanScore[s.engine] ?? (0, 0)
             summary.meanScore[s.engine] = (previous.score + (s.score ?? 0), previous.n + 1)
@@ -168,6 +220,11 @@ extension Runner.Summary {
         var lines = notes.map { "note: " + $0 }
         lines.append("run \(runID)\(resumed ? " (resumed: \(alreadyDone) samples were already stored)" : ""): "
                      + "\(ran) samples stored\(counts.isEmpty ? "" : " (\(counts))") in \(storePath)")
+        if leftToOthers > 0 {
+            let holders = otherHolders.isEmpty ? "" : " (\(otherHolders.joined(separator: ", ")))"
+            lines.append("  \(leftToOthers) samples skipped: another lmbench process sharing the run had them\(holders)"
+                         + (finished ? "" : "; the process that stores the run's last sample marks it finished"))
+        }
         for engine in engines {
             if let m = meanScore[engine] { lines.append("  \(engine): mean score \(String(format: "%.3f", m.score)) (n=\(m.n))") }
         }

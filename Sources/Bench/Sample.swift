@@ -115,12 +115,14 @@ public struct TaskRequest: Sendable {
     public var limit: Int?
     public var dataPath: String?
     public var haystackPath: String?
+    /// The RULER task whose metric scores a loaded file that its name does not tell (`--ruler-task`).
+    public var rulerTask: String?
     /// The chat template prompts are written in (nil: raw completions); generated prompts count its
     /// tokens in their length.
     public var chatTemplate: ChatTemplate?
 
     public init(lengths: [Int], depths: [Double]?, samplesPerCell: Int, seed: Int, limit: Int?, dataPath: String?, haystackPath: String?,
-                chatTemplate: ChatTemplate? = nil) {
+                chatTemplate: ChatTemplate? = nil, rulerTask: String? = nil) {
         self.lengths = lengths
         self.depths = depths
         self.samplesPerCell = samplesPerCell
@@ -129,6 +131,7 @@ public struct TaskRequest: Sendable {
         self.dataPath = dataPath
         self.haystackPath = haystackPath
         self.chatTemplate = chatTemplate
+        self.rulerTask = rulerTask
     }
 }
 

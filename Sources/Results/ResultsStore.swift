@@ -1,9 +1,23 @@
 import Foundation
 
-/// The SQLite results store: runs and their samples. Opening a database creates or migrates its
-/// schema (WAL journal, so reports can read while a run writes). Each sample is committed on its
-/// own, so a killed run loses at most the sample in flight.
+/// The SQLite results store: runs, their samples, and the claims of samples being run. Each sample
+/// is committed on its own, so a killed run loses at most the sample in flight.
+///
+/// Several lmbench processes may share one database. A writer creates or migrates the schema under
+/// SQLite's write lock, and every statement waits for another process's lock (`busy_timeout`)
+/// instead of failing. The journal is a write-ahead log (WAL), so a report reads while runs write.
+/// Reading opens the file read-only and never changes it: a database of an older schema is
+/// migrated in a copy in memory; in a folder this user cannot write, where SQLite cannot create
+/// the WAL's `-shm` index, a database whose log is empty is read as immutable (nothing can write
+/// it there: a writer would need to create the log beside it).
 public final class ResultsStore {
+    public enum Access {
+        /// Create the file if it is missing, and create or migrate its schema.
+        case readWrite
+        /// Read an existing database without changing it.
+        case readOnly
+    }
+
     public static let defaultPath = "results/lmbench.sqlite"
     public let database: SQLiteDatabase
     public var path: String { database.path }
@@ -68,6 +82,8 @@ public final class ResultsStore {
         ALTER TABLE samples_v2 RENAME TO samples;
         \(sampleFiguresSQL)
         """,
+        // 3: claims of the samples being run, so that processes sharing a run never run one twice.
+        claimsSQL,
     ]
     public static var schemaVersion: Int { migrations.count }
 
@@ -83,38 +99,86 @@ public final class ResultsStore {
     /// The whole schema at the latest version, from the declarations.
     static var currentSchemaSQL: String {
         [RunRecord.table.createSQL, "CREATE INDEX runs_by_key ON runs(key);", SampleRecord.table.createSQL, sampleFiguresSQL,
-         "CREATE TABLE model_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified REAL NOT NULL, sha256 TEXT NOT NULL);"]
+         "CREATE TABLE model_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified REAL NOT NULL, sha256 TEXT NOT NULL);",
+         claimsSQL]
             .joined(separator: "\n")
     }
 
-    /// Opens (creating the file and its folder if needed) and migrates the database at `path`.
-    public init(path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            } catch {
-                throw StoreError.sqlite(path: path, message: "cannot create the folder \(folder): \(error.localizedDescription)")
-            }
+    /// Opens the database at `path`: for writing, creating the file (never its folder) and its
+    /// schema if needed; for reading, only a database that exists.
+    public init(path: String, access: Access = .readWrite) throws {
+        switch access {
+        case .readWrite: database = try Self.openForWriting(path)
+        case .readOnly: database = try Self.openForReading(path)
         }
-        database = try SQLiteDatabase(path: path)
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
-        try migrate()
     }
 
-    private func migrate() throws {
-        let version = try database.query("PRAGMA user_version")[0][0].int ?? 0
-        guard version <= Self.schemaVersion else {
-            throw StoreError.newerSchema(path: path, found: version, supported: Self.schemaVersion)
+    private static func openForWriting(_ path: String) throws -> SQLiteDatabase {
+        let folder = (path as NSString).deletingLastPathComponent
+        var isFolder: ObjCBool = false
+        guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) else {
+            throw StoreError.noFolder(path: path, folder: folder)
         }
-        guard version < Self.schemaVersion else { return }
+        let database = try SQLiteDatabase(path: path, mode: .readWrite)
+        try database.useWriteAheadLog()
+        try database.execute("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+        try migrate(database)
+        return database
+    }
+
+    private static func openForReading(_ path: String) throws -> SQLiteDatabase {
+        // SQLite takes an empty file for an empty database (a new one may have all its commits in its log).
+        guard fileSize(path) > 0 || fileSize(path + "-wal") > 0 else { throw StoreError.noDatabase(path: path) }
+        var database = try SQLiteDatabase(path: path, mode: .readOnly)
+        var version: Int
+        do {
+            version = try userVersion(database)
+        } catch where database.lastErrorWasReadOnlyFolder {
+            guard fileSize(path + "-wal") == 0 else { throw StoreError.unreadableLog(path: path) }
+            database = try SQLiteDatabase(path: path, mode: .immutable)
+            version = try userVersion(database)
+        }
+        guard version > 0 else {
+            let tables = try database.query("SELECT count(*) FROM sqlite_master")[0][0].int ?? 0
+            throw tables == 0 ? StoreError.noDatabase(path: path) : StoreError.notResults(path: path)
+        }
+        guard try pendingMigration(database) else { return database }
+        let copy = try SQLiteDatabase(memoryCopyOf: database)
+        try migrate(copy)
+        return copy
+    }
+
+    /// The size of the file at `path`, 0 when there is none.
+    private static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    private static func userVersion(_ database: SQLiteDatabase) throws -> Int {
+        try database.query("PRAGMA user_version")[0][0].int ?? 0
+    }
+
+    /// Whether the schema is older than this lmbench's; a newer one is an error.
+    private static func pendingMigration(_ database: SQLiteDatabase) throws -> Bool {
+        let version = try userVersion(database)
+        guard version <= schemaVersion else {
+            throw StoreError.newerSchema(path: database.path, found: version, supported: schemaVersion)
+        }
+        return version < schemaVersion
+    }
+
+    private static func migrate(_ database: SQLiteDatabase) throws {
+        guard try pendingMigration(database) else { return }
         try database.transaction {
+            // Read again under the write lock: another process may have created or migrated the
+            // schema since the first read.
+            guard try pendingMigration(database) else { return }
+            let version = try userVersion(database)
             if version == 0 {
-                try database.execute(Self.currentSchemaSQL)
+                try database.execute(currentSchemaSQL)
             } else {
-                for step in version..<Self.schemaVersion { try database.execute(Self.migrations[step]) }
+                for step in version..<schemaVersion { try database.execute(migrations[step]) }
             }
-            try database.execute("PRAGMA user_version = \(Self.schemaVersion)")
+            try database.execute("PRAGMA user_version = \(schemaVersion)")
         }
     }
 
@@ -135,8 +199,9 @@ public final class ResultsStore {
         return run
     }
 
+    /// Marks a run finished; a run already finished (by another process sharing it) keeps its time.
     public func markFinished(runID: Int64) throws {
-        try database.query("UPDATE runs SET finished_at = ? WHERE id = ?", [Self.now(), runID])
+        try database.query("UPDATE runs SET finished_at = ? WHERE id = ? AND finished_at IS NULL", [Self.now(), runID])
     }
 
     private func runs(where condition: String, _ parameters: [SQLBindable] = []) throws -> [RunRecord] {
@@ -176,15 +241,20 @@ public final class ResultsStore {
 
     // MARK: Samples
 
-    /// Stores one finished sample and its figures in one transaction. A sample already stored under
-    /// the same (run, engine, key) is left as it is, so resuming never duplicates rows.
+    /// Stores one finished sample and its figures, and drops the claims on it, in one transaction.
+    /// A sample already stored under the same (run, engine, key) is an error, never a silent drop:
+    /// claims keep two processes from running one sample, so a second copy is a bug to hear about.
     public func record(_ sample: SampleRecord) throws {
         var sample = sample
         sample.finishedAt = Self.now()
         try database.transaction {
             try database.query(SampleRecord.table.insertSQL(orIgnore: true), SampleRecord.table.values(sample))
-            guard database.changes > 0 else { return }
+            guard database.changes > 0 else {
+                throw StoreError.alreadyStored(path: path, runID: sample.runID, engine: sample.engine, sampleKey: sample.sampleKey)
+            }
             let id = database.lastInsertedRowID
+            try database.query("DELETE FROM claims WHERE run_id = ? AND engine = ? AND sample_key = ?",
+                               [sample.runID, sample.engine, sample.sampleKey])
             for (name, value) in sample.figures.sorted(by: { $0.key < $1.key }) {
                 try database.query("INSERT INTO sample_metrics (sample_id, name, value) VALUES (?, ?, ?)", [id, name, value])
             }

@@ -29,7 +29,7 @@ enum CompareCommand {
             guard let id = Int64(text), id > 0 else { throw UsageError("lmbench compare: '\(text)' is not a run id") }
             return id
         }
-        let store = try StoreLocation.openExisting(o)
+        let store = try StoreLocation.openForReading(o)
         for id in ids { _ = try store.run(id: id) }
         var document = Document()
         if let engines = o.string("engines") {

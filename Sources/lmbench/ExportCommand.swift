@@ -25,7 +25,7 @@ enum ExportCommand {
         guard o.positional.isEmpty else { throw UsageError("lmbench export: unexpected argument '\(o.positional[0])'") }
         let format = o.string("format") ?? "csv"
         guard format == "csv" || format == "jsonl" else { throw UsageError("--format must be csv or jsonl, not '\(format)'") }
-        let store = try StoreLocation.openExisting(o)
+        let store = try StoreLocation.openForReading(o)
         let ids = try StoreLocation.runIDs(o, store: store) { try store.runs().map(\.id) }
         let samples = try store.samples(runIDs: ids)
         var out = ""

@@ -29,7 +29,7 @@ enum LeaderboardCommand {
         guard o.positional.isEmpty else { throw UsageError("lmbench leaderboard: unexpected argument '\(o.positional[0])'") }
         let format = try Output.format(o)
         let threshold = try Output.threshold(o)
-        let store = try StoreLocation.openExisting(o)
+        let store = try StoreLocation.openForReading(o)
         let page = try LeaderboardPage(store: store, tasks: o.string("task").map { [$0] }, threshold: threshold)
         try Output.publish(page.document, title: "lmbench leaderboard", plots: page.plots, format: format, to: o.string("out"))
     }

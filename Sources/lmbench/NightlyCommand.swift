@@ -32,7 +32,7 @@ enum NightlyCommand {
         guard let path = o.string("suite") else { throw UsageError("lmbench nightly: --suite FILE is required (example: tasks/suites/nightly.json)") }
         let suite = try Suite.load(path)
         let threshold = try Output.threshold(o)
-        let store = try StoreLocation.open(o)
+        let store = try o.flag("no-run") ? StoreLocation.openForReading(o) : StoreLocation.openForWriting(o)
 
         if !o.flag("no-run") {
             let catalog = try StoreLocation.catalog(o)
@@ -40,7 +40,7 @@ enum NightlyCommand {
             let context = EngineContext { try ModelLocation.load(o) }
             let runner = Runner(store: store)
             for settings in suite.runs {
-                let plan = try RunPlan(settings, tags: tags, catalog: catalog, context: context, store: store, command: CommandLine.invocation)
+                let plan = try RunPlan(settings, tags: tags, catalog: catalog, context: context, store: { store }, command: CommandLine.invocation)
                 let summary = try runner.run(plan, resume: .fresh)
                 print(summary.describe(storePath: store.path, engines: plan.engines.map(\.record.label), dbOption: o.string("db")))
             }

@@ -24,7 +24,7 @@ enum ReportCommand {
         let o = try CommandLineOptions(command: "report", options: options, arguments: arguments)
         if o.wantsHelp { print(o.help(usage: usage, summary: summary)); return }
         guard o.positional.isEmpty else { throw UsageError("lmbench report: unexpected argument '\(o.positional[0])'") }
-        let store = try StoreLocation.openExisting(o)
+        let store = try StoreLocation.openForReading(o)
         let ids = try StoreLocation.runIDs(o, store: store) { [try store.latestRunID()] }
         let format = try Output.format(o)
         let report = try RunReport(store: store, runIDs: ids)

@@ -9,7 +9,9 @@ enum RunCommand {
     static var summary: String { """
         Runs TASK (see `lmbench tasks`) through each engine and stores every sample, scored, with its
         latency and memory, in the results database. Each sample is committed when it finishes; if the
-        run is stopped, running the same command again continues it without repeating samples.
+        run is stopped, running the same command again continues it without repeating samples. The
+        same command started more than once at a time shares one run: each sample is claimed by the
+        process that runs it, and the others skip it and say so.
 
         Engines: \(EngineKinds.engineNames.joined(separator: ", ")). Parameters follow the name:
         truncation:rule=suffix:budget=8k, lm-infinite:n_local=4096:n_global=10,
@@ -24,12 +26,13 @@ enum RunCommand {
         .init(name: "samples", valueName: "N", help: "Samples per length (and depth) (default from the task file)."),
         .init(name: "engines", valueName: "LIST", help: "Engines, comma-separated, with :key=value parameters (default full)."),
         .init(name: "seed", valueName: "N", help: "Seed for generated prompts (default 42)."),
-        .init(name: "data", valueName: "FILE", help: "LongBench-format .jsonl file (longbench and LongBench dataset tasks)."),
+        .init(name: "data", valueName: "FILE", help: "Data: LongBench .jsonl; RULER prepare.py .jsonl file or folder (ruler); SQuAD / HotpotQA .json (qa_1, qa_2)."),
         .init(name: "limit", valueName: "N", help: "Run only the first N records of --data."),
         .init(name: "haystack", valueName: "PATH", help: "Needle haystack: a text file or a folder of .txt files (default: generated prose)."),
         .init(name: "sample-timeout", valueName: "SECONDS", help: "Store a sample that runs longer as timed out and go on."),
         .init(name: "chat-template", valueName: "auto|none|NAME",
               help: "Write prompts as a user turn of a chat template (default auto: the model's own, none if it has none; names: \(ChatTemplates.names.joined(separator: ", ")))."),
+        .init(name: "ruler-task", valueName: "NAME", help: "The RULER task a --data file from RULER's prepare.py is scored as (default: from its name)."),
         .init(name: "tag", valueName: "K=V,...", help: "Labels stored with the run (e.g. suite=nightly)."),
         .init(name: "resume", valueName: nil, help: "Continue the unfinished run of this configuration; fail if there is none."),
         .init(name: "new", valueName: nil, help: "Start a new run even if an unfinished one of this configuration exists."),
@@ -54,14 +57,18 @@ enum RunCommand {
                 guard let v = Double(text), v > 0 else { throw UsageError("--sample-timeout must be a positive number of seconds, not '\(text)'") }
                 return v
             },
-            chatTemplate: o.string("chat-template"))
+            chatTemplate: o.string("chat-template"), rulerTask: o.string("ruler-task"))
         let tags = try parseTags(o.string("tag"))
         let context = EngineContext(chunkSize: try o.int("chunk-size", default: 512, in: 16...65536)) { try ModelLocation.load(o) }
-        let store = try StoreLocation.open(o)
+        // Nothing to resume in a database that is not there: say so rather than create one.
+        if o.flag("resume"), !FileManager.default.fileExists(atPath: StoreLocation.path(o)) {
+            throw StoreError.noDatabase(path: StoreLocation.path(o))
+        }
+        let store = StoreLocation.openOnDemand(o)
         let plan = try RunPlan(settings, tags: tags, catalog: try StoreLocation.catalog(o), context: context, store: store,
                                command: CommandLine.invocation)
-        let summary = try Runner(store: store).run(plan, resume: o.flag("resume") ? .required : o.flag("new") ? .fresh : .automatic)
-        print(summary.describe(storePath: store.path, engines: plan.engines.map(\.record.label), dbOption: o.string("db")))
+        let summary = try Runner(store: try store()).run(plan, resume: o.flag("resume") ? .required : o.flag("new") ? .fresh : .automatic)
+        print(summary.describe(storePath: StoreLocation.path(o), engines: plan.engines.map(\.record.label), dbOption: o.string("db")))
     }
 
     static func parseTags(_ text: String?) throws -> [String: String] {

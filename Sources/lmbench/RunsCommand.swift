@@ -12,7 +12,7 @@ enum RunsCommand {
         let o = try CommandLineOptions(command: "runs", options: options, arguments: arguments)
         if o.wantsHelp { print(o.help(usage: usage, summary: summary)); return }
         guard o.positional.isEmpty else { throw UsageError("lmbench runs: unexpected argument '\(o.positional[0])'") }
-        let store = try StoreLocation.openExisting(o)
+        let store = try StoreLocation.openForReading(o)
         let counts = try store.sampleCounts()
         let rows = try store.runs().map { r in
             [String(r.id), r.createdAt, r.task, r.taskFamily, r.engines.map(\.label).joined(separator: ", "),

@@ -6,21 +6,29 @@ import Results
 /// (`--tasks DIR`, else `LMBENCH_TASKS`, else tasks/).
 enum StoreLocation {
     static let dbOption = CommandLineOptions.Option(
-        name: "db", valueName: "PATH", help: "Results database (default \(ResultsStore.defaultPath)).")
+        name: "db", valueName: "PATH", help: "Results database (default \(ResultsStore.defaultPath); a new one is created only in an existing folder).")
     static let tasksOption = CommandLineOptions.Option(
         name: "tasks", valueName: "DIR", help: "Folder of task definitions (default: $LMBENCH_TASKS, else tasks).")
 
-    static func open(_ o: CommandLineOptions) throws -> ResultsStore {
-        try ResultsStore(path: o.string("db") ?? ResultsStore.defaultPath)
+    static func path(_ o: CommandLineOptions) -> String { o.string("db") ?? ResultsStore.defaultPath }
+
+    /// The database of a command that writes: created if missing (in an existing folder), migrated.
+    static func openForWriting(_ o: CommandLineOptions) throws -> ResultsStore { try ResultsStore(path: path(o)) }
+
+    /// `openForWriting` on first use: a command rejected before it needs the store leaves no file behind.
+    static func openOnDemand(_ o: CommandLineOptions) -> () throws -> ResultsStore {
+        var store: ResultsStore?
+        return {
+            if let store { return store }
+            let opened = try openForWriting(o)
+            store = opened
+            return opened
+        }
     }
 
-    /// Opens an existing database only (reading commands should not create one by accident).
-    static func openExisting(_ o: CommandLineOptions) throws -> ResultsStore {
-        let path = o.string("db") ?? ResultsStore.defaultPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandError("\(path): no results database (run `lmbench run ...` first, or pass --db PATH)")
-        }
-        return try ResultsStore(path: path)
+    /// The database of a command that only reads: it must exist, and is never changed.
+    static func openForReading(_ o: CommandLineOptions) throws -> ResultsStore {
+        try ResultsStore(path: path(o), access: .readOnly)
     }
 
     static func catalog(_ o: CommandLineOptions) throws -> TaskCatalog {

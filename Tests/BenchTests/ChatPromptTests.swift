@@ -134,12 +134,13 @@ final class ChatPromptTests: XCTestCase {
 
     func makeStore() throws -> (ResultsStore, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmbench-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return (try ResultsStore(path: dir.appendingPathComponent("db.sqlite").path), dir)
     }
 
     func plan(_ chatTemplate: String?, store: ResultsStore) throws -> RunPlan {
         try RunPlan(RunSettings(task: "passkey", lengths: "256", samples: 1, chatTemplate: chatTemplate), catalog: catalog,
-                    context: EngineContext { try TestModel.require() }, store: store, command: "test")
+                    context: EngineContext { try TestModel.require() }, store: { store }, command: "test")
     }
 
     /// The run row names the template, its parameters say so, and a run with another template is

@@ -2,6 +2,7 @@ import XCTest
 import Inference
 import Results
 import Bench
+import StoreTestSupport
 
 /// The runner with a scripted engine: statuses, one row per sample and engine, resume and its
 /// rules, and what the runner asks an engine before building a prompt.
@@ -42,12 +43,19 @@ final class RunnerTests: XCTestCase {
         let wrong: Set<Int>
         let failures: [Int: Error]
         let limit: Int
+        /// How long each sample takes.
+        let seconds: Double
+        /// Called with each sample's key as it runs.
+        let whenRunning: (String) throws -> Void
 
-        init(label: String, wrong: Set<Int> = [], failures: [Int: Error] = [:], limit: Int = 1 << 20) {
+        init(label: String, wrong: Set<Int> = [], failures: [Int: Error] = [:], limit: Int = 1 << 20, seconds: Double = 0,
+             whenRunning: @escaping (String) throws -> Void = { _ in }) {
             record = EngineRecord(label: label, kind: "scripted", strategy: label, parameters: [:])
             self.wrong = wrong
             self.failures = failures
             self.limit = limit
+            self.seconds = seconds
+            self.whenRunning = whenRunning
         }
 
         var tokenizer: Tokenizer { fatalError("the scripted engine has no tokenizer") }
@@ -61,6 +69,8 @@ final class RunnerTests: XCTestCase {
 
         func run(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
             calls.append(sample.key)
+            try whenRunning(sample.key)
+            Thread.sleep(forTimeInterval: seconds)
             let i = Int(sample.id.dropFirst())!
             if let failure = failures[i] { throw failure }
             return EngineOutput(text: wrong.contains(i) ? "x" : " \(i).", promptTokens: 3, truncated: false, prefillSeconds: 0.5,
@@ -71,6 +81,7 @@ final class RunnerTests: XCTestCase {
 
     func makeStore() throws -> (ResultsStore, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmbench-runner-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return (try ResultsStore(path: dir.appendingPathComponent("db.sqlite").path), dir)
     }
 
@@ -210,5 +221,52 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(resumed.resumed)
         XCTAssertEqual(resumed.runID, stopped.id)
         XCTAssertEqual(engine.calls, ["count/1", "count/2"])
+    }
+
+    /// Runners started together on one configuration (threads, each with its own connection, as
+    /// processes would be) share one run and run each sample once; the ones that left samples to
+    /// the others say how many.
+    func testRunnersStartedTogetherShareOneRunAndRunEachSampleOnce() throws {
+        let (store, dir) = try makeStore()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runs = together(6) { _ in
+            try Runner(store: try ResultsStore(path: store.path))
+                .run(self.plan(CountingTask(n: 5), [ScriptedEngine(label: "a", seconds: 0.01), ScriptedEngine(label: "b", seconds: 0.01)]))
+        }
+        let summaries = try runs.map { try $0.get() }
+        XCTAssertEqual(Set(summaries.map(\.runID)).count, 1, "one run")
+        XCTAssertEqual(summaries.reduce(0) { $0 + $1.ran }, 10, "each of the 10 samples run once")
+        for s in summaries { XCTAssertEqual(s.alreadyDone + s.ran + s.leftToOthers, 10, "every sample accounted for") }
+        XCTAssertTrue(summaries.contains { $0.leftToOthers > 0 && $0.describe(storePath: "db", engines: ["a", "b"], dbOption: nil)
+            .contains("\($0.leftToOthers) samples skipped: another lmbench process") })
+        let rows = try store.samples(runIDs: [summaries[0].runID])
+        XCTAssertEqual(rows.count, 10)
+        XCTAssertNotNil(try store.run(id: summaries[0].runID).finishedAt)
+        XCTAssertEqual(try store.database.query("SELECT count(*) FROM claims")[0][0].int, 0)
+    }
+
+    /// A sample claimed by a process that dies while this runner works is taken over at the end
+    /// of the pass, not left behind with the run unfinished.
+    func testASampleWhoseHolderDiesDuringTheRunIsTakenOver() throws {
+        let (store, dir) = try makeStore()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let task = CountingTask(n: 3)
+        task.killAt = 1
+        XCTAssertThrowsError(try Runner(store: store).run(plan(task, [ScriptedEngine(label: "a")])))
+        task.killAt = nil
+        let runID = try store.runs()[0].id
+        // count/1 is claimed by another runner of a live process (this one), which "dies" (its
+        // start time no longer matches) once this runner has begun.
+        let me = ClaimHolder.current
+        try store.database.query("""
+            INSERT INTO claims (run_id, engine, sample_key, claimer, host, boot_id, pid_namespace, pid, start_ticks, claimed_at)
+            VALUES (?, 'a', 'count/1', 'another runner', ?, ?, ?, ?, ?, '')
+            """, [runID, me.host, me.bootID, me.pidNamespace, me.pid, me.startTicks])
+        let engine = ScriptedEngine(label: "a") { _ in try store.database.execute("UPDATE claims SET start_ticks = 0") }
+        let summary = try Runner(store: store).run(plan(task, [engine]))
+        XCTAssertEqual(engine.calls, ["count/2", "count/1"])
+        XCTAssertEqual(summary.leftToOthers, 0)
+        XCTAssertTrue(summary.finished)
+        XCTAssertEqual(try store.samples(runIDs: [runID]).count, 3)
     }
 }

@@ -16,16 +16,18 @@ final class CLITests: XCTestCase {
         let stderr: String
     }
 
-    /// Runs the lmbench built next to this test bundle.
-    func lmbench(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+    /// Runs the lmbench built next to this test bundle, through `launcher` (a command that runs
+    /// the command after it) if one is given.
+    func lmbench(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws -> Run {
         let binary = Bundle.main.bundleURL.appendingPathComponent("lmbench")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             XCTFail("lmbench executable not found at \(binary.path)")
             throw TestSetupError()
         }
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        let command = launcher + [binary.path] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.currentDirectoryURL = CLITests.packageRoot
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
@@ -41,7 +43,9 @@ final class CLITests: XCTestCase {
     func assertOneLineError(_ run: Run, status: Int32, contains: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(run.status, status, "stderr: \(run.stderr)", file: file, line: line)
         XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "stderr: \(run.stderr)", file: file, line: line)
-        XCTAssertTrue(run.stderr.hasPrefix("lmbench: "), run.stderr, file: file, line: line)
+        // One prefix: "lmbench: " or the command's own ("lmbench run: "), never both.
+        XCTAssertTrue(run.stderr.hasPrefix("lmbench: ") || run.stderr.hasPrefix("lmbench "), run.stderr, file: file, line: line)
+        XCTAssertFalse(run.stderr.contains("lmbench: lmbench"), run.stderr, file: file, line: line)
         XCTAssertTrue(run.stderr.contains(contains), "expected \(contains.debugDescription) in: \(run.stderr)", file: file, line: line)
     }
 

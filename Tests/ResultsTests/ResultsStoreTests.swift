@@ -7,6 +7,7 @@ final class ResultsStoreTests: XCTestCase {
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmbench-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     }
 
     override func tearDown() { try? FileManager.default.removeItem(at: dir) }
@@ -48,7 +49,7 @@ final class ResultsStoreTests: XCTestCase {
     /// (name, type, not null) of every column of every table, as SQLite reports them.
     func schema(_ store: ResultsStore) throws -> Set<String> {
         var columns = Set<String>()
-        for table in ["runs", "samples", "sample_metrics", "model_hashes"] {
+        for table in ["runs", "samples", "sample_metrics", "model_hashes", "claims"] {
             for row in try store.database.query("SELECT name, type, \"notnull\" FROM pragma_table_info('\(table)')") {
                 columns.insert("\(table).\(row[0].string ?? "") \(row[1].string ?? "") \(row[2].int ?? -1)")
             }
@@ -60,7 +61,6 @@ final class ResultsStoreTests: XCTestCase {
         .appendingPathComponent("Fixtures")
 
     func testADatabaseOfSchemaOneMigratesToTheSchemaANewDatabaseGets() throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let old = dir.appendingPathComponent("v1.sqlite").path
         try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("schema-v1.sqlite").path, toPath: old)
         let migrated = try ResultsStore(path: old)
@@ -113,14 +113,16 @@ final class ResultsStoreTests: XCTestCase {
     }
 
     func testRoundTripAndNoDuplicates() throws {
-        let store = try ResultsStore(path: dir.appendingPathComponent("sub/db.sqlite").path)
+        let store = try ResultsStore(path: dir.appendingPathComponent("db.sqlite").path)
         XCTAssertEqual(try store.database.query("PRAGMA journal_mode")[0][0].string, "wal")
         XCTAssertEqual(try store.database.query("PRAGMA user_version")[0][0].int, ResultsStore.schemaVersion)
         let r = try store.insertRun(run())
         XCTAssertEqual(try store.run(id: r.id), r)
         XCTAssertEqual(try store.unfinishedRuns(task: "passkey").map(\.id), [r.id])
         try store.record(sample(r.id, key: "a", score: 1))
-        try store.record(sample(r.id, key: "a", score: 0))   // a resumed run re-recording: ignored
+        XCTAssertThrowsError(try store.record(sample(r.id, key: "a", score: 0))) {
+            XCTAssertEqual("\($0)", "\(store.path): sample a of engine full is already stored in run \(r.id)")
+        }
         try store.record(sample(r.id, key: "b", score: nil))
         let rows = try store.samples(runIDs: [r.id])
         XCTAssertEqual(rows.count, 2)
@@ -129,7 +131,7 @@ final class ResultsStoreTests: XCTestCase {
         XCTAssertEqual(rows[0], expected)
         XCTAssertEqual(rows[0].prefillTokensPerSecond, 500)
         XCTAssertEqual(rows[1].figures, ["digits": 3, "answers": 1])
-        XCTAssertEqual(try store.database.query("SELECT count(*) FROM sample_metrics")[0][0].int, 4, "the ignored duplicate adds no figures")
+        XCTAssertEqual(try store.database.query("SELECT count(*) FROM sample_metrics")[0][0].int, 4, "the refused duplicate adds no figures")
         XCTAssertEqual(try store.completedKeys(runID: r.id).count, 2)
         try store.markFinished(runID: r.id)
         XCTAssertEqual(try store.unfinishedRuns(task: "passkey").count, 0)
@@ -158,7 +160,6 @@ final class ResultsStoreTests: XCTestCase {
     }
 
     func testANonDatabaseFileIsAClearError() throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = dir.appendingPathComponent("junk.sqlite").path
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try ResultsStore(path: path)) { XCTAssertTrue("\($0)".hasPrefix(path + ": ")) }

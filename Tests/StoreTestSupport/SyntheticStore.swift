@@ -5,6 +5,7 @@ import Results
 public enum SyntheticStore {
     public static func make() throws -> (ResultsStore, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmbench-reports-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return (try ResultsStore(path: dir.appendingPathComponent("db.sqlite").path), dir)
     }
 
@@ -75,4 +76,38 @@ public enum SyntheticStore {
         try store.markFinished(runID: run.id)
         return run.id
     }
+}
+
+/// A call of `body` on a thread of its own; `wait()` returns its result.
+public final class BackgroundCall<T>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    /// Written by the thread before it signals `done`, read only after waiting for it.
+    private var result: Result<T, Error>?
+
+    public init(_ body: @escaping () throws -> T) {
+        Thread {
+            self.result = Result { try body() }
+            self.done.signal()
+        }.start()
+    }
+
+    /// Waits for the call to end (call once).
+    public func wait() -> Result<T, Error> {
+        done.wait()
+        return result!
+    }
+}
+
+/// Calls `body(i)` for i in 0..<count, each on its own thread and all released at once, as
+/// processes started together would be; returns the calls' results in order.
+public func together<T>(_ count: Int, _ body: @escaping (Int) throws -> T) -> [Result<T, Error>] {
+    let start = DispatchSemaphore(value: 0)
+    let calls = (0..<count).map { i in
+        BackgroundCall { () throws -> T in
+            start.wait()
+            return try body(i)
+        }
+    }
+    for _ in 0..<count { start.signal() }
+    return calls.map { $0.wait() }
 }
