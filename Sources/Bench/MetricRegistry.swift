@@ -11,6 +11,8 @@ public enum MetricRegistry {
         .count,
         .codeSimilarity,
         .kvWords,
+        .stringMatchAll,
+        .stringMatchPart,
     ]
 
     public static var names: [String] { all.map(\.name) }

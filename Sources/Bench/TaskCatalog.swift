@@ -7,8 +7,9 @@ public struct TaskError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// One task file: `tasks/NAME.json` or `tasks/longbench/NAME.json`. The catalog reads the fields
-/// every task has (`generator`, `description`, `defaults`); the generator decodes the rest itself.
+/// One task file: `tasks/NAME.json`, `tasks/longbench/NAME.json` or `tasks/ruler/NAME.json`. The
+/// catalog reads the fields every task has (`generator`, `description`, `defaults`); the generator
+/// decodes the rest itself.
 public struct TaskFile: Sendable {
     public let name: String
     public let path: String
@@ -60,13 +61,13 @@ public protocol TaskGenerator {
     static func make(_ file: TaskFile, request: TaskRequest, catalog: TaskCatalog, tokenizer: Tokenizer) throws -> BenchmarkTask
 }
 
-/// The task files of a `tasks/` folder: `NAME.json` and `longbench/NAME.json` define task NAME.
+/// The task files of a `tasks/` folder: `NAME.json`, `longbench/NAME.json` and `ruler/NAME.json` define task NAME.
 /// Suites (`lmbench nightly`) live in `suites/` and are not tasks.
 public struct TaskCatalog {
     public let folder: String
     public let files: [String: TaskFile]
     /// Sub-folders whose files are tasks too.
-    static let taskFolders = ["", "longbench"]
+    static let taskFolders = ["", "longbench", "ruler"]
 
     public init(folder: String) throws {
         self.folder = folder

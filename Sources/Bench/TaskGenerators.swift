@@ -6,6 +6,12 @@ public enum TaskGenerators {
         NeedleTask.self,
         LongBenchTask.self,
         KVRetrievalTask.self,
+        RulerSuiteTask.self,
+        RulerTask<RulerNIAH>.self,
+        RulerTask<RulerVariableTracking>.self,
+        RulerTask<RulerCommonWords>.self,
+        RulerTask<RulerFrequentWords>.self,
+        RulerTask<RulerQA>.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

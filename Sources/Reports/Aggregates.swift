@@ -86,6 +86,11 @@ public enum ReportLayout {
     public static let byDatasetFamilies: Set<String> = ["longbench"]
 
     public static func isByDataset(_ s: SampleRecord) -> Bool { byDatasetFamilies.contains(s.taskFamily) }
+
+    /// Families that get RULER's task × length table beside the per-length sections.
+    public static let rulerFamilies: Set<String> = ["ruler"]
+
+    public static func isRuler(_ s: SampleRecord) -> Bool { rulerFamilies.contains(s.taskFamily) }
 }
 
 /// Samples grouped into cells by engine and length, keeping the engines' first-seen order.

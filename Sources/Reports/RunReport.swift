@@ -37,8 +37,8 @@ public enum Format {
 }
 
 /// The report of one or more runs, built from the store alone: accuracy (with the interval its
-/// metric's kind calls for), latency and memory by length × engine, LongBench scores per dataset
-/// with LongBench-E buckets, and each run's parameters. One document, rendered as Markdown or HTML.
+/// metric's kind calls for), latency and memory by length × engine, RULER's task × length table,
+/// LongBench scores per dataset with LongBench-E buckets, and each run's parameters. One document, rendered as Markdown or HTML.
 public struct RunReport {
     public let runs: [RunRecord]
     public let samples: [SampleRecord]
@@ -79,6 +79,7 @@ public struct RunReport {
                       + "a percentile bootstrap (\(BootstrapInterval.minimumResamples) resamples, fixed seed) for continuous scores (F1, ROUGE-L, code similarity).")
         let byLength = samples.filter { !ReportLayout.isByDataset($0) }
         let byDataset = samples.filter { ReportLayout.isByDataset($0) }
+        doc += RulerTable(samples.filter(ReportLayout.isRuler)).document()
         if !byLength.isEmpty { doc += sections(CellTable(byLength), axis: "length (tokens)") }
         if !byDataset.isEmpty {
             doc += longBenchSection(byDataset)

@@ -91,7 +91,8 @@ final class MetricsTests: XCTestCase {
         let kinds = Dictionary(uniqueKeysWithValues: MetricRegistry.all.map { ($0.name, $0.kind) })
         XCTAssertEqual(kinds, ["first_integer": .proportion, "contains_all": .proportion, "classification": .proportion,
                                "retrieval": .proportion, "count": .proportion,
-                               "kv_words": .proportion, "qa_f1": .continuous, "rouge_l": .continuous, "code_sim": .continuous])
+                               "kv_words": .proportion, "qa_f1": .continuous, "rouge_l": .continuous, "code_sim": .continuous,
+                               "string_match_all": .continuous, "string_match_part": .proportion])
         // InfiniteBench's kv_retrieval scorer: punctuation becomes spaces, then the label must be a word.
         XCTAssertEqual(Metric.kvWords.score("{\"a1-b2\": x}", answers: ["a1-b2"]).score, 1)
         XCTAssertEqual(Metric.kvWords.score("a1-b2c", answers: ["a1-b2"]).score, 0)
