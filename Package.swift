@@ -1,10 +1,13 @@
 // swift-tools-version:5.9
 import PackageDescription
 
-// Hot code is built for the machines lmbench targets (x86-64 with AVX2 + FMA + F16C) and without
-// runtime overflow/bounds checks; the CLI checks the CPU before it calls into these targets.
-let kernelSettings: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", "haswell", "-enforce-exclusivity=unchecked"]),
+// Code is built for the machines lmbench targets (x86-64 with AVX2 + FMA + F16C); the CLI checks the
+// CPU before it calls into these targets.
+let hostSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+// The hot code (kernels, and the engine whose per-token loops call them) also runs without runtime
+// overflow/bounds checks. The file parser (GGUF) keeps them: every number it reads is untrusted.
+let kernelSettings: [SwiftSetting] = hostSettings + [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
 
@@ -20,7 +23,7 @@ let package = Package(
     ],
     targets: [
         // GGUF file format: mmap reader, metadata, tensor directory, ggml types, reference dequantizers.
-        .target(name: "GGUF", swiftSettings: kernelSettings),
+        .target(name: "GGUF", swiftSettings: hostSettings),
         // Compute kernels: packed GEMM, quantized mat-vec, norms, RoPE, softmax, attention primitive.
         .target(name: "Kernels", dependencies: ["GGUF"], swiftSettings: kernelSettings),
         // Inference engine: tokenizer, model architectures, attention state, generation.
