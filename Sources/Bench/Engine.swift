@@ -54,10 +54,14 @@ public protocol Engine: AnyObject {
     /// The model's own chat template (a GGUF's `tokenizer.chat_template`), which `--chat-template
     /// auto` detects; nil when the model has none.
     var modelChatTemplate: String? { get }
+    /// The threads the engine computes on in this process, against which its CPU time says whether
+    /// another process took cores from it; nil for an engine whose work happens elsewhere.
+    var computeThreads: Int? { get }
 }
 
 extension Engine {
     public var modelChatTemplate: String? { nil }
+    public var computeThreads: Int? { nil }
 }
 
 /// `name[:key=value]...` as written in `--engines` (e.g. `lm-infinite:n_local=4096`). The whole text

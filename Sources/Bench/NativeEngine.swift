@@ -38,6 +38,7 @@ public final class NativeEngine: Engine, EngineKind {
     public var modelPath: String? { generator.loaded.path }
     public var modelName: String { generator.loaded.model.description.name }
     public var modelChatTemplate: String? { generator.loaded.file.metadata["tokenizer.chat_template"]?.stringValue }
+    public var computeThreads: Int? { generator.loaded.context.parallelism.threads }
 
     /// Most bytes a generated task holds per prompt token while it builds a prompt and the sample
     /// runs (ids, text, the haystack it is cut from). Measured as the peak resident set's growth:

@@ -162,7 +162,11 @@ public final class Runner {
         record.metricKind = sample.metric.kind
         record.promptTokens = sample.promptTokens?.count ?? 0
         do {
-            let out = try engine.run(sample, timeLimit: timeLimit)
+            let (out, time) = try ProcessTime.measure { try engine.run(sample, timeLimit: timeLimit) }
+            record.cpuSeconds = time.cpuSeconds
+            record.involuntarySwitches = time.involuntarySwitches
+            record.loadAverage = time.loadAverage
+            record.contended = engine.computeThreads.map(time.isContended(threads:)) ?? false
             let result = sample.score(out.text)
             record.output = out.text
             record.score = result.score

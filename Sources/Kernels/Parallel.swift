@@ -35,6 +35,12 @@ public struct Parallelism: Sendable, Equatable {
     }
 }
 
+extension Parallelism {
+    /// Parallel loops that ran on the calling thread alone, since the process started, because
+    /// the pool's helpers kept lagging (another process had their cores).
+    public static var loopsRunSolo: Int { WorkerPool.shared.loopsRunSolo }
+}
+
 private final class WorkCounter: Sendable {
     let next = Atomic<Int>(0)
 }

@@ -32,6 +32,8 @@ public struct Cell: Equatable, Sendable {
     public var attentionStateBytes = Mean()
     public var promptTokens = Mean()
     public var truncated = 0
+    /// Samples that ran while another process took cores: their speed is not the engine's own.
+    public var contended = 0
     public var statuses: [SampleStatus: Int] = [:]
 
     public init() {}
@@ -48,6 +50,7 @@ public struct Cell: Equatable, Sendable {
         attentionStateBytes.add(s.attentionStateBytes.map(Double.init))
         promptTokens.add(Double(s.promptTokens))
         if s.truncated { truncated += 1 }
+        if s.contended { contended += 1 }
     }
 
     /// The 95% interval of the mean score that fits the metric's kind.

@@ -144,11 +144,14 @@ public struct Leaderboard: Sendable {
             if !byDataset { cells.append(row.effectiveLength ?? "none") }
             cells.append(i == 0 ? "" : Self.pairedCell(row.versusBest, scale: scale))
             let longest = row.longestColumn.flatMap { row.cells[$0] }
-            cells += [Format.number(longest?.prefillTokensPerSecond.value), Format.mebibytes(longest?.peakRSSBytes.value),
+            cells += [longest.map { Format.speed($0.prefillTokensPerSecond.value, of: $0) } ?? "–", Format.mebibytes(longest?.peakRSSBytes.value),
                       "\(row.samples)", row.newestRun]
             return cells
         }
         doc.table(header, body, rightAligned: Set(3..<header.count - 1))
+        if rows.contains(where: { row in row.longestColumn.flatMap { row.cells[$0] }.map { $0.contended > 0 } ?? false }) {
+            doc.paragraph(Format.contendedNote)
+        }
         let configured = rows.filter { !$0.parameters.isEmpty }
         if !configured.isEmpty {
             doc.paragraph("Engine parameters:")

@@ -8,6 +8,8 @@ import Results
 /// scores, a paired bootstrap otherwise) is given beside it. Small nightlies flag a collapse that a
 /// paired test at n = 4 cannot call significant, so the flag is the interval's. Also flagged:
 /// prefill or decode tokens/s down, or peak RSS up, by more than 10%, and more samples that did not run.
+/// Speed is not compared where either side has samples that ran contended (another process took
+/// cores): the row says so instead of flagging the machine's slowness as the engine's.
 public struct Comparison: Sendable {
     public struct Row: Sendable {
         public var task: String
@@ -18,6 +20,8 @@ public struct Comparison: Sendable {
         /// After against before on the samples both ran.
         public var paired: PairedResult?
         public var flags: [String]
+        /// Comparisons not made, and why (speed of contended samples).
+        public var notes: [String]
     }
 
     public static let speedTolerance = 0.10
@@ -65,8 +69,9 @@ public struct Comparison: Sendable {
                     paired = PairedComparison.compare(kind: kind, pairs: common.map { (a: x.scores[$0]!, b: y.scores[$0]!) })
                 }
             }
+            let (flags, notes) = Comparison.flags(before: x?.cell, after: y?.cell, paired: paired)
             return Row(task: info.task, engine: info.engine, column: info.column, before: x?.cell, after: y?.cell, paired: paired,
-                       flags: Comparison.flags(before: x?.cell, after: y?.cell, paired: paired))
+                       flags: flags, notes: notes)
         }
     }
 
@@ -82,26 +87,36 @@ public struct Comparison: Sendable {
         self.init(before: relabelled(first), after: relabelled(second), runs: runs)
     }
 
-    static func flags(before: Cell?, after: Cell?, paired: PairedResult?) -> [String] {
-        guard let before, let after else { return [] }
-        var flags: [String] = []
+    static func flags(before: Cell?, after: Cell?, paired: PairedResult?) -> (flags: [String], notes: [String]) {
+        guard let before, let after else { return ([], []) }
+        var flags: [String] = [], notes: [String] = []
         if let old = before.score.value, let new = after.score.value, let interval = before.scoreInterval, new < interval.lower {
             var flag = String(format: "accuracy %.2f → %.2f (below %.2f)", old, new, interval.lower)
             if let paired { flag += String(format: ", paired: %@ p=%.3g, n=%d", paired.testName, paired.pValue, paired.n) }
             flags.append(flag)
         }
-        if let old = before.prefillTokensPerSecond.value, let new = after.prefillTokensPerSecond.value, new < old * (1 - speedTolerance) {
-            flags.append(String(format: "prefill %.0f → %.0f tok/s (%+.0f%%)", old, new, 100 * (new / old - 1)))
-        }
-        if let old = before.decodeTokensPerSecond.value, let new = after.decodeTokensPerSecond.value, new < old * (1 - speedTolerance) {
-            flags.append(String(format: "decode %.1f → %.1f tok/s (%+.0f%%)", old, new, 100 * (new / old - 1)))
+        if before.contended > 0 || after.contended > 0 {
+            notes.append("speed not compared: \(before.contended) before and \(after.contended) after of the samples ran while "
+                         + "another process took cores")
+        } else {
+            if let old = before.prefillTokensPerSecond.value, let new = after.prefillTokensPerSecond.value, new < old * (1 - speedTolerance) {
+                flags.append(String(format: "prefill %.0f → %.0f tok/s (%+.0f%%)", old, new, 100 * (new / old - 1)))
+            }
+            if let old = before.decodeTokensPerSecond.value, let new = after.decodeTokensPerSecond.value, new < old * (1 - speedTolerance) {
+                flags.append(String(format: "decode %.1f → %.1f tok/s (%+.0f%%)", old, new, 100 * (new / old - 1)))
+            }
         }
         if let old = before.peakRSSBytes.value, let new = after.peakRSSBytes.value, new > old * (1 + memoryTolerance) {
             flags.append(String(format: "peak RSS %.0f → %.0f MiB (%+.0f%%)", old / 1_048_576, new / 1_048_576, 100 * (new / old - 1)))
         }
         let failedBefore = before.notRun, failedAfter = after.notRun
         if failedAfter > failedBefore { flags.append("\(failedAfter - failedBefore) more samples did not run") }
-        return flags
+        return (flags, notes)
+    }
+
+    /// Rows with comparisons not made, each as "task · engine · column: why".
+    public var notes: [String] {
+        rows.filter { !$0.notes.isEmpty }.map { "\($0.task) · \($0.engine) · \($0.column): " + $0.notes.joined(separator: "; ") }
     }
 
     public func document(title: String, beforeName: String, afterName: String) -> Document {
@@ -114,13 +129,18 @@ public struct Comparison: Sendable {
         let flagged = regressions
         doc.paragraph(flagged.isEmpty ? "No regressions." : "**\(flagged.count) regression\(flagged.count == 1 ? "" : "s")** (accuracy below the earlier 95% interval, with the paired test on the common samples; speed down or memory up by more than 10%):")
         doc.bullets(flagged.map { "\($0.task) · \($0.engine) · \($0.column): " + $0.flags.joined(separator: "; ") })
+        if !notes.isEmpty {
+            doc.paragraph("Not compared (timings from a shared machine are not the engine's own):")
+            doc.bullets(notes)
+        }
         doc.paragraph("\"paired\": the accuracy difference on the samples both sides ran, with McNemar's exact test (right/wrong scores) or a paired bootstrap (continuous scores); ⚠ marks p < 0.05.")
         let body = rows.map { r -> [String] in
             [r.task, r.engine, r.column,
              Leaderboard.accuracyCell(r.before), Leaderboard.accuracyCell(r.after),
              delta(r.before?.score.value, r.after?.score.value, percent: false, format: "%+.2f"),
              Leaderboard.pairedCell(r.paired, scale: 1),
-             Format.number(r.before?.prefillTokensPerSecond.value), Format.number(r.after?.prefillTokensPerSecond.value),
+             r.before.map { Format.speed($0.prefillTokensPerSecond.value, of: $0) } ?? "–",
+             r.after.map { Format.speed($0.prefillTokensPerSecond.value, of: $0) } ?? "–",
              delta(r.before?.prefillTokensPerSecond.value, r.after?.prefillTokensPerSecond.value, percent: true, format: ""),
              Format.mebibytes(r.before?.peakRSSBytes.value), Format.mebibytes(r.after?.peakRSSBytes.value),
              delta(r.before?.peakRSSBytes.value, r.after?.peakRSSBytes.value, percent: true, format: ""),

@@ -8,6 +8,15 @@ public enum Format {
         return String(format: "%.\(decimals)f", v)
     }
 
+    /// A cell's speed figure, marked † when some of its samples ran contended.
+    public static func speed(_ v: Double?, of cell: Cell) -> String {
+        number(v) + (v != nil && cell.contended > 0 ? " †" : "")
+    }
+
+    /// What † on a speed figure means.
+    public static let contendedNote = "† some samples of the cell ran while another process took cores from lmbench "
+        + "(CPU time well below its threads' worth per second): their speed is the machine's, not the engine's."
+
     public static func mebibytes(_ bytes: Double?) -> String {
         guard let bytes else { return "–" }
         return String(format: "%.1f", bytes / 1_048_576)
@@ -108,13 +117,17 @@ public struct RunReport {
             for e in t.engines {
                 guard let c = t.cell(e, length.label) else { continue }
                 latency.append([length.label, e, "\(c.timeToFirstTokenMs.n)", Format.number(c.promptTokens.value, decimals: 0),
-                                Format.number(c.timeToFirstTokenMs.value, decimals: 0), Format.number(c.prefillTokensPerSecond.value),
-                                Format.number(c.decodeTokensPerSecond.value)])
+                                Format.number(c.timeToFirstTokenMs.value, decimals: 0), Format.speed(c.prefillTokensPerSecond.value, of: c),
+                                Format.speed(c.decodeTokensPerSecond.value, of: c), "\(c.contended)"])
                 memory.append([length.label, e, "\(c.peakRSSBytes.n)", Format.mebibytes(c.peakRSSBytes.value),
                                Format.mebibytes(c.attentionStateBytes.value), "\(c.truncated)"])
             }
         }
-        doc.table([axis, "engine", "n", "prompt tokens", "TTFT ms", "prefill tok/s", "decode tok/s"], latency, rightAligned: [2, 3, 4, 5, 6])
+        doc.table([axis, "engine", "n", "prompt tokens", "TTFT ms", "prefill tok/s", "decode tok/s", "contended"], latency,
+                  rightAligned: [2, 3, 4, 5, 6, 7])
+        if t.cells.values.contains(where: { $0.values.contains { $0.contended > 0 } }) {
+            doc.paragraph(Format.contendedNote)
+        }
         doc.heading(2, "Memory by length × engine")
         doc.table([axis, "engine", "n", "peak RSS MiB", "attention state MiB", "truncated"], memory, rightAligned: [2, 3, 4, 5])
         return doc

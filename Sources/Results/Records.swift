@@ -148,6 +148,15 @@ public struct SampleRecord: Equatable, Sendable {
     public var decodeTokensPerSecond: Double?
     public var peakRSSBytes: Int?
     public var attentionStateBytes: Int?
+    /// CPU time (user + system, all threads) while the engine ran the sample.
+    public var cpuSeconds: Double?
+    /// Times the scheduler preempted one of the process's threads meanwhile.
+    public var involuntarySwitches: Int?
+    /// The machine's one-minute load average when the sample finished.
+    public var loadAverage: Double?
+    /// The engine got well below its threads' worth of CPU time: another process took cores, and
+    /// the sample's timings are not the engine's own.
+    public var contended = false
     public var status = SampleStatus.ok
     public var error: String?
     public var finishedAt = ""
@@ -185,6 +194,10 @@ public struct SampleRecord: Equatable, Sendable {
         .optionalReal("decode_tokens_per_second", \.decodeTokensPerSecond),
         .optionalInteger("peak_rss_bytes", \.peakRSSBytes),
         .optionalInteger("attention_state_bytes", \.attentionStateBytes),
+        .optionalReal("cpu_seconds", \.cpuSeconds),
+        .optionalInteger("involuntary_switches", \.involuntarySwitches),
+        .optionalReal("load_average", \.loadAverage),
+        .flag("contended", \.contended).declared("INTEGER NOT NULL DEFAULT 0"),
         .choice("status", \.status, fallback: .error),
         .optionalText("error", \.error),
         .text("finished_at", \.finishedAt),

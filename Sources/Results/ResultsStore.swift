@@ -84,6 +84,14 @@ public final class ResultsStore {
         """,
         // 3: claims of the samples being run, so that processes sharing a run never run one twice.
         claimsSQL,
+        // 4: what the process got of the machine while each sample ran (timings on a shared
+        // machine are marked, not trusted). Older samples have no figures and count as uncontended.
+        """
+        ALTER TABLE samples ADD COLUMN cpu_seconds REAL;
+        ALTER TABLE samples ADD COLUMN involuntary_switches INTEGER;
+        ALTER TABLE samples ADD COLUMN load_average REAL;
+        ALTER TABLE samples ADD COLUMN contended INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
     public static var schemaVersion: Int { migrations.count }
 

@@ -5,12 +5,16 @@ import Kernels
 
 /// `lmbench bench`: prefill and decode speed of the engine at several prompt lengths, with memory.
 enum BenchCommand {
-    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--json] | --matvec"
+    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--hog N] [--json] | --matvec"
     static let summary = """
         For each length, runs a prompt of exactly that many tokens (English filler text) through the
         model with full attention, then decodes --decode-tokens tokens after it (ignoring stop tokens).
         Prints prefill tokens/s, decode tokens/s, time to first token, the bytes held by the attention
         state and the peak resident set size. A short warm-up run first maps the weights in.
+        Each length also gets the CPU share the process got (CPU time per wall second; one core's
+        worth is 1.0): well below the thread count, another process took cores and the figures are
+        not the engine's own, which bench says. --hog N starts N processes that keep a core busy
+        each for the whole benchmark, to measure how the engine copes with a shared machine.
         --matvec instead times the decoding mat-vec kernels: for each weight type, every matrix of
         that type in the model times one vector, as GB/s of weights read (the roofline is the
         machine's memory bandwidth).
@@ -22,6 +26,7 @@ enum BenchCommand {
         .init(name: "chunk-size", valueName: "N", help: "Prompt tokens per forward pass (default 512)."),
         .init(name: "repeat", valueName: "N", help: "Runs per length; each figure is the median over them (default 1)."),
         ModelLocation.threadsOption,
+        .init(name: "hog", valueName: "N", help: "Keep N cores busy with other processes while benchmarking (default 0)."),
         .init(name: "matvec", valueName: nil, help: "Time the decoding mat-vec kernels per weight type instead."),
         .init(name: "json", valueName: nil, help: "Print one JSON object."),
     ]
@@ -34,11 +39,18 @@ enum BenchCommand {
         let decode_tokens: Int
         let attention_state_bytes: Int
         let peak_rss_bytes: Int?
+        /// CPU time per wall second over the length's runs.
+        let cpu_share: Double
+        let involuntary_switches: Int
+        let contended: Bool
+        /// Parallel loops that ran on one thread because the helpers lagged.
+        let loops_run_solo: Int
     }
 
     struct Report: Encodable {
         let model: String
         let threads: Int
+        let hog_processes: Int
         let attention: String
         let rows: [Row]
     }
@@ -55,6 +67,7 @@ enum BenchCommand {
         let decodeTokens = try o.int("decode-tokens", default: 64, in: 0...100_000)
         let chunk = try o.int("chunk-size", default: 512, in: 1...65536)
         let repeats = try o.int("repeat", default: 1, in: 1...100)
+        let hogs = try o.int("hog", default: 0, in: 0...256)
         let loaded = try ModelLocation.load(o)
         if o.flag("matvec") { return try matvec(loaded, repeats: repeats, json: o.flag("json")) }
         let generator = Generator(loaded, chunkSize: chunk)
@@ -73,32 +86,49 @@ enum BenchCommand {
         }
 
         _ = try run(min(64, lengths.min() ?? 64), decode: 4)
+        let threads = loaded.context.parallelism.threads
+        let hog = try CPUHog(processes: hogs)
+        defer { hog.stop() }
         if !json {
-            print("model \(loaded.path) (\(loaded.model.description.name)), \(loaded.context.parallelism.threads) threads, attention: full")
-            print("length  prefill tok/s  TTFT s  decode tok/s  attention state  peak RSS")
+            print("model \(loaded.path) (\(loaded.model.description.name)), \(threads) threads, attention: full"
+                  + (hogs > 0 ? ", \(hogs) other processes keeping a core busy each" : ""))
+            print("length  prefill tok/s  TTFT s  decode tok/s  attention state  peak RSS  CPU share")
         }
         var rows: [Row] = []
         for length in lengths {
-            let runs = try (0..<repeats).map { _ in try run(length, decode: decodeTokens) }
+            let soloBefore = Parallelism.loopsRunSolo
+            let (runs, time) = try ProcessTime.measure { try (0..<repeats).map { _ in try run(length, decode: decodeTokens) } }
             let last = runs[runs.count - 1]
             let row = Row(length: length,
                           prefill_tokens_per_second: median(runs.map(\.timings.prefillTokensPerSecond)),
                           time_to_first_token_seconds: median(runs.map(\.timings.timeToFirstToken)),
                           decode_tokens_per_second: decodeTokens > 1 ? median(runs.compactMap(\.timings.decodeTokensPerSecond)) : nil,
                           decode_tokens: last.timings.decodedTokens,
-                          attention_state_bytes: last.attentionStateBytes, peak_rss_bytes: ProcessMemory.peakResidentBytes)
+                          attention_state_bytes: last.attentionStateBytes, peak_rss_bytes: ProcessMemory.peakResidentBytes,
+                          cpu_share: time.cpuShare, involuntary_switches: time.involuntarySwitches,
+                          contended: time.isContended(threads: threads), loops_run_solo: Parallelism.loopsRunSolo - soloBefore)
             rows.append(row)
             if !json {
                 let decode = row.decode_tokens_per_second.map { String(format: "%12.1f", $0) } ?? String(repeating: " ", count: 11) + "-"
                 print(String(format: "%6d  %13.1f  %6.2f", length, row.prefill_tokens_per_second, row.time_to_first_token_seconds)
                       + "  " + decode + "  " + mebibytes(row.attention_state_bytes).leftPadded(15)
-                      + "  " + (row.peak_rss_bytes.map(mebibytes) ?? "-").leftPadded(8))
+                      + "  " + (row.peak_rss_bytes.map(mebibytes) ?? "-").leftPadded(8)
+                      + String(format: "  %9.2f", row.cpu_share))
             }
+        }
+        let contended = rows.filter(\.contended)
+        if !contended.isEmpty {
+            let lengthsText = contended.map { LengthGrid.label($0.length) }.joined(separator: ", ")
+            let solo = contended.reduce(0) { $0 + $1.loops_run_solo }
+            FileHandle.standardError.write(Data(("lmbench bench: warning: at \(lengthsText) the process got "
+                + contended.map { String(format: "%.2f", $0.cpu_share) }.joined(separator: ", ")
+                + " cores' worth of CPU time per second for \(threads) threads: another process took cores, so these figures are "
+                + "not the engine's own" + (solo > 0 ? " (\(solo) parallel loops ran on one thread while helpers lagged)" : "") + "\n").utf8))
         }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let report = Report(model: loaded.path, threads: loaded.context.parallelism.threads, attention: "full", rows: rows)
+            let report = Report(model: loaded.path, threads: threads, hog_processes: hogs, attention: "full", rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
@@ -163,6 +193,27 @@ enum BenchCommand {
     }
 
     static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+}
+
+/// Processes that each keep a core busy (a shell loop) until stopped: another user of the machine,
+/// for measuring the engine on a shared one.
+final class CPUHog {
+    private let processes: [Process]
+
+    init(processes count: Int) throws {
+        processes = try (0..<count).map { _ in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "while :; do :; done"]
+            try p.run()
+            return p
+        }
+    }
+
+    func stop() {
+        for p in processes where p.isRunning { p.terminate() }
+        for p in processes { p.waitUntilExit() }
+    }
 }
 
 extension String {

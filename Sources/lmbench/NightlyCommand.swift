@@ -59,6 +59,7 @@ enum NightlyCommand {
             return
         }
         let regressions = comparison.regressions
+        for note in comparison.notes { print("nightly \(history.latest): not compared: \(note)") }
         if regressions.isEmpty {
             print("nightly \(history.latest): no regressions against \(previous)")
             return

@@ -36,6 +36,7 @@ public enum SyntheticStore {
                        samples: Int, tags: [String: String] = [:], taskParameters: [String: String] = [:],
                        metric: (String, MetricKind) = ("contains_all", .proportion), prefill: (String, Int) -> Double = { _, l in Double(l) / 500 * 1000 },
                        rss: (String, Int) -> Int = { _, l in (300 << 20) + l * 1024 },
+                       contended: (String, Int) -> Bool = { _, _ in false },
                        score: (String, Int, Double?, Int) -> Double) throws -> Int64 {
         let record = runRecord(task: task, engines: engines, tags: tags, taskParameters: taskParameters,
                                plannedSamples: engines.count * lengths.count * depths.count * samples)
@@ -68,6 +69,7 @@ public enum SyntheticStore {
                         s.decodeTokensPerSecond = 40
                         s.peakRSSBytes = rss(engine, length)
                         s.attentionStateBytes = length * 1024
+                        s.contended = contended(engine, length)
                         try store.record(s)
                     }
                 }
