@@ -51,6 +51,14 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Bytes a pass over the matrix reads: the rows, and the group scales of an `.i8` matrix.
     public var byteCount: Int { rows * rowBytes + (groupScales == nil ? 0 : rows * cols / 16 * MemoryLayout<Float>.size) }
+
+    /// Rows `range` as a matrix of their own, sharing this one's data (the output head projects
+    /// the vocabulary a slice at a time).
+    public func rows(_ range: Range<Int>) -> WeightMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) of a \(rows)-row matrix")
+        return WeightMatrix(name: name, type: type, rows: range.count, cols: cols, data: row(range.lowerBound),
+                            groupScales: groupScales.map { $0 + range.lowerBound * (cols / 16) })
+    }
 }
 
 /// Weight matrices re-encoded at load into the format the kernels read fastest, and the memory

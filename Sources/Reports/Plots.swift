@@ -34,8 +34,11 @@ public enum SVG {
     static func number(_ v: Double) -> String { String(format: "%.2f", v) }
 
     /// A line chart: one line per series; x on a log₂ axis when `logX`; y from 0 (to 1 when `unitY`).
+    /// The x axis is labelled at every point's x unless `xTicks` says where; each of `markers` is a
+    /// dashed vertical line with its label (a model's trained context, say) where it falls on the axis.
     public static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool, unitY: Bool,
-                                 valueFormat: String = "%.3g") -> String {
+                                 valueFormat: String = "%.3g", xTicks: [(x: Double, label: String)]? = nil,
+                                 markers: [(x: Double, label: String)] = [], pointRadius: Double = 4) -> String {
         let width = 720.0, height = 420.0, left = 70.0, right = 190.0, top = 40.0, bottom = 60.0
         let plotW = width - left - right, plotH = height - top - bottom
         let xs = series.flatMap { $0.points.map(\.x) }
@@ -61,9 +64,15 @@ public enum SVG {
             svg += "<text x=\"\(number(left - 6))\" y=\"\(number(py(y) + 4))\" text-anchor=\"end\">\(xmlEscape(String(format: valueFormat, y)))</text>\n"
         }
         var ticks: [Double: String] = [:]
-        for s in series { for p in s.points { ticks[p.x] = p.label } }
+        if let xTicks { for t in xTicks where (xMin...xMax).contains(tx(t.x)) { ticks[t.x] = t.label } }
+        else { for s in series { for p in s.points { ticks[p.x] = p.label } } }
         for (x, label) in ticks.sorted(by: { $0.key < $1.key }) {
             svg += "<text x=\"\(number(px(x)))\" y=\"\(number(top + plotH + 18))\" text-anchor=\"middle\">\(xmlEscape(label))</text>\n"
+        }
+        for marker in markers where xMax > xMin && (xMin...xMax).contains(tx(marker.x)) {
+            let x = number(px(marker.x))
+            svg += "<line x1=\"\(x)\" y1=\"\(top)\" x2=\"\(x)\" y2=\"\(number(top + plotH))\" stroke=\"#555\" stroke-dasharray=\"5,4\" data-marker=\"\(marker.x)\"/>"
+            svg += "<text x=\"\(number(px(marker.x) + 4))\" y=\"\(number(top + 12))\" fill=\"#555\">\(xmlEscape(marker.label))</text>\n"
         }
         for (i, s) in series.enumerated() {
             let color = palette[i % palette.count]
@@ -71,7 +80,7 @@ public enum SVG {
             svg += "<g data-series=\"\(xmlEscape(s.name))\">\n"
             if s.points.count > 1 { svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n" }
             for p in s.points {
-                svg += "<circle cx=\"\(number(px(p.x)))\" cy=\"\(number(py(p.y)))\" r=\"4\" fill=\"\(color)\" data-x=\"\(p.x)\" data-y=\"\(p.y)\">"
+                svg += "<circle cx=\"\(number(px(p.x)))\" cy=\"\(number(py(p.y)))\" r=\"\(String(format: "%g", pointRadius))\" fill=\"\(color)\" data-x=\"\(p.x)\" data-y=\"\(p.y)\">"
                 svg += "<title>\(xmlEscape(s.name)) at \(xmlEscape(p.label)): \(xmlEscape(String(format: valueFormat, p.y)))</title></circle>\n"
             }
             svg += "</g>\n"
@@ -187,6 +196,7 @@ public struct ReportPlots {
         files.append(Plot(name: "memory.svg", title: "Peak memory vs length", svg:
                       SVG.lineChart(title: "\(task): peak memory", xLabel: "prompt length (tokens, log₂ scale)", yLabel: "peak RSS (MiB)",
                                     series: series { $0.peakRSSBytes.value.map { $0 / 1_048_576 } }, logX: true, unitY: false, valueFormat: "%.0f")))
+        files += PerplexityReport(generated).plots
     }
 
     static func slug(_ s: String) -> String {

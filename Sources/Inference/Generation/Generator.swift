@@ -15,9 +15,13 @@ public struct GenerationRequest: Sendable {
     /// Generation stops with `GenerationError.timedOut` once this much wall-clock time has passed
     /// (checked between prompt chunks and between new tokens).
     public var timeLimit: Double?
+    /// Called after each new token that is not a stop token with the bytes of the output so far
+    /// (a server streams them); returning false ends generation there (its client has gone).
+    public var onOutput: (@Sendable (_ outputSoFar: [UInt8]) -> Bool)?
 
     public init(promptTokens: [Int32], maxNewTokens: Int, stopTokens: Set<Int32>? = nil, stopStrings: [String] = [], topLogits: Int = 0,
-                timeLimit: Double? = nil) {
+                timeLimit: Double? = nil, onOutput: (@Sendable (_ outputSoFar: [UInt8]) -> Bool)? = nil) {
+        self.onOutput = onOutput
         self.promptTokens = promptTokens
         self.maxNewTokens = maxNewTokens
         self.stopTokens = stopTokens
@@ -97,9 +101,7 @@ public final class Generator {
         let prompt = request.promptTokens
         precondition(!prompt.isEmpty, "a prompt needs at least one token")
         let vocabulary = model.description.vocabularySize
-        if let token = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
-            throw ModelError.tokenOutsideVocabulary(token: token, vocabularySize: vocabulary)
-        }
+        try requireInVocabulary(prompt)
         try requireMemory(forPositions: prompt.count + request.maxNewTokens, policy: policy)
         let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize)
         let tokenizer = loaded.tokenizer
@@ -160,6 +162,7 @@ public final class Generator {
                 stopReason = .stopString
                 break
             }
+            if let onOutput = request.onOutput, !onOutput(text) { break }
         }
         let decode = request.maxNewTokens > 0 ? seconds(since: decodeStart) : 0
         let timings = GenerationTimings(prefill: prefill, timeToFirstToken: firstToken, decode: decode,
@@ -167,6 +170,14 @@ public final class Generator {
         return GenerationResult(promptTokenCount: prompt.count, tokens: generated, text: String(decoding: text, as: UTF8.self),
                                 stopReason: stopReason, topLogits: top, timings: timings,
                                 attentionStateBytes: state.attentionStateBytes, peakResidentBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    /// Fails with `ModelError.tokenOutsideVocabulary` for an id the model has no embedding for.
+    func requireInVocabulary(_ tokens: [Int32]) throws {
+        let vocabulary = loaded.model.description.vocabularySize
+        if let token = tokens.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw ModelError.tokenOutsideVocabulary(token: token, vocabularySize: vocabulary)
+        }
     }
 
     /// Fails with `ModelError.outOfMemory` when the attention state for `positions` positions, and

@@ -12,7 +12,7 @@ import Kernels
 ///         x = x + rmsnorm(W_o·o, post_attention_norm)
 ///         h = rmsnorm(x, ffn_norm)
 ///         x = x + rmsnorm(W_down·(gelu(W_gate·h) ⊙ W_up·h), post_ffw_norm)
-///     logits = token_embd · rmsnorm(x, output_norm)     (tied head, last position only)
+///     logits = token_embd · rmsnorm(x, output_norm)     (tied head; soft-capped when the file says so)
 ///
 /// GGUF norm weights already include Gemma's +1, so they are used as stored.
 public final class Gemma3: LanguageModel {
@@ -53,8 +53,8 @@ public final class Gemma3: LanguageModel {
 
     let config: Configuration
     let blocks: [Block]
-    let embedding, head: WeightMatrix
-    let outputNorm: UnsafePointer<Float>
+    let embedding: WeightMatrix
+    let outputHead: OutputHead
     let context: ComputeContext
     /// Keeps the mapped file and the matrices re-encoded at load alive: the weights point into them.
     let storage: WeightLoader
@@ -83,8 +83,10 @@ public final class Gemma3: LanguageModel {
                          up: try weights.matrix(p + "ffn_up.weight", rows: s.feedForwardSize, cols: d),
                          down: try weights.matrix(p + "ffn_down.weight", rows: d, cols: s.feedForwardSize))
         }
+        let head: WeightMatrix
         (embedding, head) = try weights.embeddingAndHead(embeddingSize: d)
-        outputNorm = try weights.vector("output_norm.weight", d)
+        outputHead = OutputHead(norm: try weights.vector("output_norm.weight", d), weights: head, epsilon: s.normEpsilon,
+                                softcap: config.finalLogitSoftcap)
         buffers = TransformerActivations(s)
         description = ModelDescription(
             architecture: "gemma3", name: (try? file.metadata.string("general.name")) ?? "gemma3",
@@ -103,7 +105,7 @@ public final class Gemma3: LanguageModel {
         }
     }
 
-    public func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, logits: UnsafeMutablePointer<Float>?) {
+    public func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, output: ForwardOutput) {
         let t = tokens.count
         guard t > 0 else { return }
         let c = config, s = c.shape, d = s.embeddingSize, hd = s.headDim, eps = s.normEpsilon
@@ -124,7 +126,7 @@ public final class Gemma3: LanguageModel {
             Elementwise.rmsNorm(b.k, rows: t * s.kvHeads, n: hd, weight: block.keyNorm, eps: eps, into: b.k)
             Elementwise.scale(b.q, by: c.attentionScale, count: t * s.queryHeads * hd)
             state.layers[i].attend(queries: b.q, keys: b.k, values: b.v, positions: positions, output: b.attention,
-                                   endsInput: logits != nil, context: context)
+                                   endsInput: output.endsInput, context: context)
             context.matmul(b.attention, rows: t, block.attentionOutput, b.h)
             Elementwise.rmsNorm(b.h, rows: t, n: d, weight: block.postAttentionNorm, eps: eps, into: b.h)
             Elementwise.add(b.h, into: b.x, count: t * d)
@@ -139,11 +141,6 @@ public final class Gemma3: LanguageModel {
         }
         state.position += t
 
-        if let logits {
-            writeLogits(b.x, tokens: t, shape: s, outputNorm: outputNorm, head: head, scratch: b.h, context: context, into: logits)
-            if let cap = c.finalLogitSoftcap {
-                for i in 0..<head.rows { logits[i] = cap * tanhf(logits[i] / cap) }
-            }
-        }
+        outputHead.write(output, residual: b.x, rows: t, scratch: b.h, context: context)
     }
 }

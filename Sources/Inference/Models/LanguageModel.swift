@@ -25,12 +25,18 @@ public protocol LanguageModel: AnyObject {
     func attentionLayerSpecs(maxChunkTokens: Int) -> [AttentionLayerSpec]
 
     /// Runs `tokens` at positions `state.position ..< state.position + tokens.count`, updating the
-    /// attention state. When `logits` is given, writes the next-token logits after the last token
-    /// (`vocabularySize` floats).
-    func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, logits: UnsafeMutablePointer<Float>?)
+    /// attention state, then computes what `output` asks for: nothing, the next-token logits after
+    /// the last token, or every position's log-probability of a given next token.
+    func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, output: ForwardOutput)
 }
 
 extension LanguageModel {
+    /// `forward(_:state:output:)` writing the next-token logits after the last token
+    /// (`vocabularySize` floats) when `logits` is given.
+    public func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, logits: UnsafeMutablePointer<Float>?) {
+        forward(tokens, state: state, output: logits.map { .lastLogits($0) } ?? .none)
+    }
+
     /// Per-layer attention for a new sequence: native sliding-window layers keep their window;
     /// global layers attend as `policy` says.
     public func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int) -> [AttentionLayer] {

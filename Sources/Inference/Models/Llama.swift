@@ -13,7 +13,7 @@ import Kernels
 ///         x = x + W_o·o + b_o
 ///         h = rmsnorm(x, ffn_norm)
 ///         x = x + W_down·(silu(W_gate·h) ⊙ W_up·h)            (+ FFN biases when present)
-///     logits = (output ?? token_embd) · rmsnorm(x, output_norm)     (last position only)
+///     logits = (output ?? token_embd) · rmsnorm(x, output_norm)
 ///
 /// Norm weights are used as stored (no +1, no q/k norms: those are Gemma's). RoPE pairs adjacent
 /// elements for `llama` (the converter permuted Q/K so) and halves for Qwen2; angles are divided by
@@ -48,8 +48,8 @@ public final class Llama: LanguageModel {
     let rope: RotaryEmbedding
     let attentionScale: Float
     let blocks: [Block]
-    let embedding, head: WeightMatrix
-    let outputNorm: UnsafePointer<Float>
+    let embedding: WeightMatrix
+    let outputHead: OutputHead
     let context: ComputeContext
     /// Keeps the mapped file and the matrices re-encoded at load alive: the weights point into them.
     let storage: WeightLoader
@@ -102,8 +102,9 @@ public final class Llama: LanguageModel {
                          upBias: try weights.optionalVector(p + "ffn_up.bias", s.feedForwardSize),
                          downBias: try weights.optionalVector(p + "ffn_down.bias", d))
         }
+        let head: WeightMatrix
         (embedding, head) = try weights.embeddingAndHead(embeddingSize: d)
-        outputNorm = try weights.vector("output_norm.weight", d)
+        outputHead = OutputHead(norm: try weights.vector("output_norm.weight", d), weights: head, epsilon: s.normEpsilon, softcap: nil)
         buffers = TransformerActivations(s)
         description = ModelDescription(
             architecture: variant.architecture, name: (try? m.string("general.name")) ?? variant.architecture,
@@ -119,7 +120,7 @@ public final class Llama: LanguageModel {
         }
     }
 
-    public func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, logits: UnsafeMutablePointer<Float>?) {
+    public func forward(_ tokens: UnsafeBufferPointer<Int32>, state: SequenceState, output: ForwardOutput) {
         let t = tokens.count
         guard t > 0 else { return }
         let s = shape, d = s.embeddingSize, eps = s.normEpsilon
@@ -137,7 +138,7 @@ public final class Llama: LanguageModel {
             // Scaling q before attention equals scaling the scores (RoPE is a rotation).
             Elementwise.scale(b.q, by: attentionScale, count: t * s.queryWidth)
             state.layers[i].attend(queries: b.q, keys: b.k, values: b.v, positions: positions, output: b.attention,
-                                   endsInput: logits != nil, context: context)
+                                   endsInput: output.endsInput, context: context)
             context.matmul(b.attention, rows: t, block.attentionOutput, b.h)
             if let bias = block.outputBias { Elementwise.addBias(bias, rows: t, n: d, into: b.h) }
             Elementwise.add(b.h, into: b.x, count: t * d)
@@ -154,8 +155,6 @@ public final class Llama: LanguageModel {
         }
         state.position += t
 
-        if let logits {
-            writeLogits(b.x, tokens: t, shape: s, outputNorm: outputNorm, head: head, scratch: b.h, context: context, into: logits)
-        }
+        outputHead.write(output, residual: b.x, rows: t, scratch: b.h, context: context)
     }
 }

@@ -2,8 +2,8 @@ import GGUF
 import Kernels
 
 // Parts every decoder-only architecture here is built from: its hyperparameters read and checked
-// from `<arch>.*` keys, a weight loader that checks shapes, the activation buffers of one forward
-// call, and the output head. An architecture file holds only its own graph.
+// from `<arch>.*` keys, a weight loader that checks shapes, and the activation buffers of one forward
+// call (the output head is `OutputHead.swift`). An architecture file holds only its own graph.
 
 /// The hyperparameters shared by the transformer architectures, read once from the metadata and
 /// range-checked before any arithmetic uses them (a file may carry any numbers at all).
@@ -156,15 +156,4 @@ final class TransformerActivations {
     }
 
     deinit { release() }
-}
-
-extension LanguageModel {
-    /// The next-token logits after the last of `t` positions of the residual stream `x`:
-    /// head · rmsnorm(x[t−1], outputNorm).
-    func writeLogits(_ x: UnsafePointer<Float>, tokens t: Int, shape s: TransformerHyperparameters, outputNorm: UnsafePointer<Float>,
-                     head: WeightMatrix, scratch: UnsafeMutablePointer<Float>, context: ComputeContext, into logits: UnsafeMutablePointer<Float>) {
-        let d = s.embeddingSize
-        Elementwise.rmsNorm(x + (t - 1) * d, rows: 1, n: d, weight: outputNorm, eps: s.normEpsilon, into: scratch)
-        context.matmul(scratch, rows: 1, head, logits)
-    }
 }
