@@ -40,6 +40,33 @@ struct JSONLines {
             }
         }
 
+        /// A string, or a number as its JSON text (InfiniteBench's numeric ids and labels); nil when
+        /// absent or null.
+        func text(_ key: String) throws -> String? {
+            guard let value = value(key) else { return nil }
+            guard let text = JSONLines.text(of: value) else { throw wrongType(key, value, expected: "a string or a number") }
+            return text
+        }
+
+        /// A string or a number as a one-element list, or a list of strings and numbers; a list whose
+        /// only element is such a list is read as that list (InfiniteBench's math_calc labels may be
+        /// nested once). Nil when absent or null.
+        func texts(_ key: String) throws -> [String]? {
+            guard let value = value(key) else { return nil }
+            if let text = JSONLines.text(of: value) { return [text] }
+            guard var list = value as? [Any] else { throw wrongType(key, value, expected: "a string, a number or a list of them") }
+            if list.count == 1, let inner = list[0] as? [Any] { list = inner }
+            return try list.enumerated().map { i, element in
+                guard let text = JSONLines.text(of: element) else {
+                    throw error("field '\(key)' has \(JSONLines.kind(of: element)) at index \(i), not a string or a number")
+                }
+                return text
+            }
+        }
+
+        /// The field's value as text when it is a string or a number, nil for any other kind.
+        func plainText(_ key: String) -> String? { value(key).flatMap(JSONLines.text(of:)) }
+
         /// An integer in `range`: a bool, a fraction, a number beyond `Int` or one outside the range
         /// is an error, never a wrapped or rounded value.
         func integer(_ key: String, in range: ClosedRange<Int>, _ rangeMeaning: @autoclosure () -> String) throws -> Int? {
@@ -93,6 +120,14 @@ struct JSONLines {
     /// `Bool` as well, so only the boolean's own class tells them apart.
     static func isBool(_ value: Any) -> Bool {
         (value as? NSNumber).map { type(of: $0) == type(of: NSNumber(value: true)) } ?? false
+    }
+
+    /// A string as it is, a number as JSON writes it (`42`, `2.5`); nil for anything else (a bool is
+    /// not a number here).
+    static func text(of value: Any) -> String? {
+        if let string = value as? String { return string }
+        guard !isBool(value), let number = value as? NSNumber else { return nil }
+        return number.stringValue
     }
 
     /// A JSON value's kind as an error message names it.

@@ -47,6 +47,30 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
             firstLineOnly = d.firstLineOnly ?? false
             stopStrings = d.stopAtNewline == true ? ["\n"] : []
         }
+
+        /// The definition as a run records it, each key after `prefix`.
+        func parameters(prefix: String, chatTemplate: ChatTemplate?) -> [String: String] {
+            var p = [prefix + "max_new_tokens": String(maxNewTokens), prefix + "metric": metric.name]
+            // Without a chat template the answer prefix is the template's end, recorded as one text (as before).
+            p[prefix + "template"] = chatTemplate == nil ? template + answerPrefix : template
+            if chatTemplate != nil { p[prefix + "answer_prefix"] = answerPrefix }
+            return p
+        }
+
+        /// The sample of one record: the template and the answer prefix filled with `values`, the
+        /// filled template being the user message.
+        func sample(key: String, id: String, dataset: String, values: [String: String], answers: [String], words: Int,
+                    format: PromptFormat) -> Sample {
+            let message = fillTemplate(template, values), answerPrefix = fillTemplate(self.answerPrefix, values)
+            var sample = Sample(key: key, id: id, dataset: dataset, prompt: format.text(message: message, answerPrefix: answerPrefix),
+                                promptTokens: format.tokens(message: message, answerPrefix: answerPrefix), answers: answers,
+                                maxNewTokens: maxNewTokens, length: words, lengthUnit: .words, depth: nil, metric: metric)
+            sample.stopStrings = stopStrings
+            sample.firstLineOnly = firstLineOnly
+            sample.answerPrefix = answerPrefix
+            sample.chatTemplate = format.template
+            return sample
+        }
     }
 
     struct Record {
@@ -105,12 +129,7 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
         if let only { p["dataset"] = only }
         if let limit = request.limit { p["limit"] = String(limit) }
         for dataset in Set(records.map(\.dataset)).sorted() {
-            let d = definitions[dataset]!
-            p["\(dataset).max_new_tokens"] = String(d.maxNewTokens)
-            p["\(dataset).metric"] = d.metric.name
-            // Without a chat template the answer prefix is the template's end, recorded as one text (as before).
-            p["\(dataset).template"] = request.chatTemplate == nil ? d.template + d.answerPrefix : d.template
-            if request.chatTemplate != nil { p["\(dataset).answer_prefix"] = d.answerPrefix }
+            p.merge(definitions[dataset]!.parameters(prefix: "\(dataset).", chatTemplate: request.chatTemplate)) { a, _ in a }
         }
         return p
     }
@@ -136,11 +155,14 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
             let characters = ([input, context] + answers).reduce(0) { $0 + $1.unicodeScalars.count }
             let words = try r.integer("length", in: 0...characters,
                                       "it counts the words of the record's input, context and answers: \(characters) characters")
-                ?? context.split(whereSeparator: { $0.isWhitespace }).count
+                ?? wordCount(context)
             return Record(line: r.line, id: try r.string("_id") ?? "line\(r.line)", dataset: dataset, context: context, input: input,
                           answers: answers, allClasses: classes, words: words)
         }
     }
+
+    /// A text's words as LongBench counts them for English (Python's `str.split`).
+    static func wordCount(_ text: String) -> Int { text.split(whereSeparator: { $0.isWhitespace }).count }
 
     /// A record's prompt size is known only once it is tokenized, so the plan gives the runner no
     /// token count to check; the ETA weighs records by their text (about 4 bytes a token).
@@ -154,19 +176,10 @@ final class LongBenchTask: BenchmarkTask, TaskGenerator {
 
     func makeSample(_ planned: PlannedSample) throws -> Sample {
         let r = records[planned.index]
-        let d = definitions[r.dataset]!
-        let values = ["context": r.context, "input": r.input]
-        let message = fillTemplate(d.template, values), answerPrefix = fillTemplate(d.answerPrefix, values)
         let format = PromptFormat(request.chatTemplate, tokenizer: tokenizer)
-        let prompt = format.text(message: message, answerPrefix: answerPrefix)
-        let tokens = format.tokens(message: message, answerPrefix: answerPrefix)
-        var sample = Sample(key: planned.key, id: r.id, dataset: r.dataset, prompt: prompt, promptTokens: tokens, answers: r.answers,
-                            maxNewTokens: d.maxNewTokens, length: r.words, lengthUnit: .words, depth: nil, metric: d.metric)
+        var sample = definitions[r.dataset]!.sample(key: planned.key, id: r.id, dataset: r.dataset, values: ["context": r.context, "input": r.input],
+                                                    answers: r.answers, words: r.words, format: format)
         sample.allClasses = r.allClasses
-        sample.stopStrings = d.stopStrings
-        sample.firstLineOnly = d.firstLineOnly
-        sample.answerPrefix = answerPrefix
-        sample.chatTemplate = format.template
         return sample
     }
 }

@@ -7,7 +7,7 @@ public struct TaskError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// One task file: `tasks/NAME.json`, `tasks/longbench/NAME.json` or `tasks/ruler/NAME.json`. The
+/// One task file: `tasks/NAME.json`, or `NAME.json` in one of the catalog's task folders. The
 /// catalog reads the fields every task has (`generator`, `description`, `defaults`); the generator
 /// decodes the rest itself.
 public struct TaskFile: Sendable {
@@ -61,13 +61,14 @@ public protocol TaskGenerator {
     static func make(_ file: TaskFile, request: TaskRequest, catalog: TaskCatalog, tokenizer: Tokenizer) throws -> BenchmarkTask
 }
 
-/// The task files of a `tasks/` folder: `NAME.json`, `longbench/NAME.json` and `ruler/NAME.json` define task NAME.
+/// The task files of a `tasks/` folder: `NAME.json`, `longbench/NAME.json`, `ruler/NAME.json` and
+/// `infinitebench/NAME.json` define task NAME.
 /// Suites (`lmbench nightly`) live in `suites/` and are not tasks.
 public struct TaskCatalog {
     public let folder: String
     public let files: [String: TaskFile]
     /// Sub-folders whose files are tasks too.
-    static let taskFolders = ["", "longbench", "ruler"]
+    static let taskFolders = ["", "longbench", "ruler", "infinitebench"]
 
     public init(folder: String) throws {
         self.folder = folder

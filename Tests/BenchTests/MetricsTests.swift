@@ -92,7 +92,10 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(kinds, ["first_integer": .proportion, "contains_all": .proportion, "classification": .proportion,
                                "retrieval": .proportion, "count": .proportion,
                                "kv_words": .proportion, "qa_f1": .continuous, "rouge_l": .continuous, "code_sim": .continuous,
-                               "string_match_all": .continuous, "string_match_part": .proportion])
+                               "string_match_all": .continuous, "string_match_part": .proportion,
+                               "longbench_v2_choice": .proportion, "infinitebench_choice": .proportion, "infinitebench_code_debug": .proportion,
+                               "uppercase_words": .proportion, "last_integer": .proportion, "first_number": .proportion,
+                               "number_prefix": .continuous, "rouge_lsum": .continuous])
         // InfiniteBench's kv_retrieval scorer: punctuation becomes spaces, then the label must be a word.
         XCTAssertEqual(Metric.kvWords.score("{\"a1-b2\": x}", answers: ["a1-b2"]).score, 1)
         XCTAssertEqual(Metric.kvWords.score("a1-b2c", answers: ["a1-b2"]).score, 0)
