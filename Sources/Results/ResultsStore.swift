@@ -92,6 +92,8 @@ public final class ResultsStore {
         ALTER TABLE samples ADD COLUMN load_average REAL;
         ALTER TABLE samples ADD COLUMN contended INTEGER NOT NULL DEFAULT 0;
         """,
+        // 5: where the runs that `lmbench merge` joined came from (`RunSources.swift`).
+        runSourcesSQL,
     ]
     public static var schemaVersion: Int { migrations.count }
 
@@ -108,7 +110,7 @@ public final class ResultsStore {
     static var currentSchemaSQL: String {
         [RunRecord.table.createSQL, "CREATE INDEX runs_by_key ON runs(key);", SampleRecord.table.createSQL, sampleFiguresSQL,
          "CREATE TABLE model_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, modified REAL NOT NULL, sha256 TEXT NOT NULL);",
-         claimsSQL]
+         claimsSQL, runSourcesSQL]
             .joined(separator: "\n")
     }
 
@@ -202,8 +204,7 @@ public final class ResultsStore {
     public func insertRun(_ run: RunRecord) throws -> RunRecord {
         var run = run
         run.createdAt = Self.now()
-        try database.query(RunRecord.table.insertSQL(orIgnore: false), RunRecord.table.values(run))
-        run.id = database.lastInsertedRowID
+        run.id = try insertRunRow(run)
         return run
     }
 
@@ -256,16 +257,9 @@ public final class ResultsStore {
         var sample = sample
         sample.finishedAt = Self.now()
         try database.transaction {
-            try database.query(SampleRecord.table.insertSQL(orIgnore: true), SampleRecord.table.values(sample))
-            guard database.changes > 0 else {
-                throw StoreError.alreadyStored(path: path, runID: sample.runID, engine: sample.engine, sampleKey: sample.sampleKey)
-            }
-            let id = database.lastInsertedRowID
+            try insertSampleRow(sample)
             try database.query("DELETE FROM claims WHERE run_id = ? AND engine = ? AND sample_key = ?",
                                [sample.runID, sample.engine, sample.sampleKey])
-            for (name, value) in sample.figures.sorted(by: { $0.key < $1.key }) {
-                try database.query("INSERT INTO sample_metrics (sample_id, name, value) VALUES (?, ?, ?)", [id, name, value])
-            }
         }
     }
 
