@@ -38,8 +38,10 @@ let package = Package(
         // Reports built from the store alone: one document model rendered as Markdown or XHTML,
         // intervals and paired tests, leaderboards, regressions, SVG plots.
         .target(name: "Reports", dependencies: ["Results"]),
+        // `lmbench serve`: a small HTTP/1.1 server on POSIX sockets and the OpenAI API over a native engine.
+        .target(name: "Serve", dependencies: ["Bench", "Inference"]),
         // The command-line tool: one file per command, a small shared option parser.
-        .executableTarget(name: "lmbench", dependencies: ["GGUF", "Kernels", "Inference", "Results", "Bench", "Reports"]),
+        .executableTarget(name: "lmbench", dependencies: ["GGUF", "Kernels", "Inference", "Results", "Bench", "Reports", "Serve"]),
 
         // Test support: a GGUF writer and block encoders written from the format description.
         .target(name: "GGUFTestSupport", path: "Tests/GGUFTestSupport"),

@@ -36,6 +36,7 @@ public protocol EngineKind {
 public enum EngineKinds {
     public static let all: [EngineKind.Type] = [
         NativeEngine.self,
+        OpenAIEngine.self,
     ]
 
     /// Every engine name `--engines` accepts.

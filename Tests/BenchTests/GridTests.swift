@@ -100,9 +100,9 @@ final class GridTests: XCTestCase {
         XCTAssertEqual(policy.parameters, ["rule": "middle", "head": "0", "budget": "12 - max_new_tokens"])
         XCTAssertEqual(WholePrompt().apply(tokens, maxNewTokens: 4).tokens, tokens)
         // Every engine name has one kind, and a name of none is a one-line error.
-        XCTAssertEqual(EngineKinds.engineNames, ["full", "infllm", "lm-infinite", "streaming-llm", "truncation"])
+        XCTAssertEqual(EngineKinds.engineNames, ["full", "infllm", "lm-infinite", "openai", "streaming-llm", "truncation"])
         XCTAssertThrowsError(try EngineKinds.kind(of: EngineSpec.parse("warp"))) {
-            XCTAssertEqual("\($0)", "--engines: unknown engine 'warp' (engines: full, infllm, lm-infinite, streaming-llm, truncation)")
+            XCTAssertEqual("\($0)", "--engines: unknown engine 'warp' (engines: full, infllm, lm-infinite, openai, streaming-llm, truncation)")
         }
     }
 
