@@ -14,9 +14,13 @@ public struct EngineOutput: Sendable {
     public var decodeTokensPerSecond: Double?
     public var peakRSSBytes: Int?
     public var attentionStateBytes: Int?
+    /// Named figures the engine measured itself (a perplexity sample's NLL per position bucket),
+    /// stored with the sample's figures.
+    public var figures: [String: Double]
 
     public init(text: String, promptTokens: Int, truncated: Bool, prefillSeconds: Double, timeToFirstTokenSeconds: Double,
-                decodeSeconds: Double, decodeTokens: Int, decodeTokensPerSecond: Double?, peakRSSBytes: Int?, attentionStateBytes: Int?) {
+                decodeSeconds: Double, decodeTokens: Int, decodeTokensPerSecond: Double?, peakRSSBytes: Int?, attentionStateBytes: Int?,
+                figures: [String: Double] = [:]) {
         self.text = text
         self.promptTokens = promptTokens
         self.truncated = truncated
@@ -27,6 +31,7 @@ public struct EngineOutput: Sendable {
         self.decodeTokensPerSecond = decodeTokensPerSecond
         self.peakRSSBytes = peakRSSBytes
         self.attentionStateBytes = attentionStateBytes
+        self.figures = figures
     }
 }
 
@@ -57,11 +62,24 @@ public protocol Engine: AnyObject {
     /// The threads the engine computes on in this process, against which its CPU time says whether
     /// another process took cores from it; nil for an engine whose work happens elsewhere.
     var computeThreads: Int? { get }
+    /// Scores a perplexity sample (`Sample.perplexityBucket` set) instead of generating: the NLL of
+    /// every prompt token after the first, as `PerplexityFigures` in the output's figures. Engines
+    /// without next-token log-probabilities skip such samples (the default).
+    func scorePerplexity(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput
 }
 
 extension Engine {
     public var modelChatTemplate: String? { nil }
     public var computeThreads: Int? { nil }
+
+    public func scorePerplexity(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
+        throw EngineSkip(description: "engine \(record.label) (\(record.kind)) cannot score perplexity: it gives no next-token log-probabilities")
+    }
+
+    /// Runs a sample as it asks: scored token by token (perplexity) or generated.
+    public func perform(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
+        sample.perplexityBucket == nil ? try run(sample, timeLimit: timeLimit) : try scorePerplexity(sample, timeLimit: timeLimit)
+    }
 }
 
 /// `name[:key=value]...` as written in `--engines` (e.g. `lm-infinite:n_local=4096`). The whole text
@@ -85,14 +103,30 @@ public struct EngineSpec: Equatable, Sendable {
         let parts = label.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard let name = parts.first, !name.isEmpty else { throw SpecError("--engines: empty engine name in \(quoted(text))") }
         var parameters: [String: String] = [:]
+        var lastKey: String?
         for part in parts.dropFirst() {
+            // A URL's own colons (`url=http://host:8080/v1`) continue the value they split.
+            if let key = lastKey, let value = parameters[key], Self.continuesURL(value, with: part) {
+                parameters[key] = value + ":" + part
+                continue
+            }
             let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
             guard pair.count == 2, !pair[0].isEmpty, !pair[1].isEmpty else {
                 throw SpecError("--engines: \(quoted(part)) in \(quoted(label)) is not key=value (write e.g. lm-infinite:n_local=4096)")
             }
             parameters[pair[0]] = pair[1]
+            lastKey = pair[0]
         }
         return EngineSpec(label: label, name: name, parameters: parameters)
+    }
+
+    /// Whether `part` is the rest of a URL that `value` starts: `//host` after a scheme, or a port
+    /// and path after `scheme://host`.
+    static func continuesURL(_ value: String, with part: String) -> Bool {
+        let isScheme = !value.isEmpty && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }
+        if isScheme && part.hasPrefix("//") { return true }
+        guard let schemeEnd = value.range(of: "://")?.upperBound else { return false }
+        return !value[schemeEnd...].contains(":") && part.first?.isNumber == true
     }
 }
 

@@ -13,6 +13,14 @@ public enum MetricRegistry {
         .kvWords,
         .stringMatchAll,
         .stringMatchPart,
+        .longBenchV2Choice,
+        .infiniteBenchChoice,
+        .infiniteBenchCodeDebug,
+        .uppercaseWords,
+        .lastInteger,
+        .firstNumber,
+        .numberPrefix,
+        .rougeLsum,
     ]
 
     public static var names: [String] { all.map(\.name) }

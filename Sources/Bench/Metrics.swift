@@ -18,12 +18,24 @@ public struct Metric: Sendable {
     public let name: String
     public let kind: MetricKind
     let scoring: @Sendable (_ prediction: String, _ answers: [String], _ allClasses: [String]) -> MetricResult
+    /// For a metric of what the engine measured rather than what it wrote (perplexity): the
+    /// verdict from the engine's figures (`Sample.score(_:)` with an `EngineOutput`).
+    let figureScoring: (@Sendable (_ figures: [String: Double]) -> MetricResult)?
 
     public init(name: String, kind: MetricKind,
                 scoring: @escaping @Sendable (_ prediction: String, _ answers: [String], _ allClasses: [String]) -> MetricResult) {
         self.name = name
         self.kind = kind
         self.scoring = scoring
+        figureScoring = nil
+    }
+
+    /// A metric of the engine's figures; an output's text alone scores 0.
+    public init(name: String, kind: MetricKind, scoringFigures: @escaping @Sendable (_ figures: [String: Double]) -> MetricResult) {
+        self.name = name
+        self.kind = kind
+        scoring = { _, _, _ in MetricResult(score: 0) }
+        figureScoring = scoringFigures
     }
 
     /// A metric scoring against each reference answer alone, the sample's score being the best

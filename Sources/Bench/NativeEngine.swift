@@ -71,4 +71,26 @@ public final class NativeEngine: Engine, EngineKind {
                             decodeTokensPerSecond: t.decodeTokensPerSecond, peakRSSBytes: result.peakResidentBytes,
                             attentionStateBytes: result.attentionStateBytes)
     }
+
+    /// The prompt's tokens scored in prefill chunks under the engine's attention policy, each
+    /// chunk's NLLs folded into position buckets as it is done. A prompt policy (truncation) scores
+    /// the tokens it keeps, at their positions in what the model reads.
+    public func scorePerplexity(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
+        guard let bucketSize = sample.perplexityBucket else { return try run(sample, timeLimit: timeLimit) }
+        let whole = sample.promptTokens ?? tokenizer.encode(sample.prompt, addSpecial: true, parseSpecial: false)
+        let (tokens, truncated) = prompt.apply(whole, maxNewTokens: 0)
+        guard tokens.count >= 2 else { throw EngineSkip(description: "a perplexity sample needs at least 2 tokens, not \(tokens.count)") }
+        ProcessMemory.resetPeakResident()
+        var buckets = PerplexityAccumulator(bucketSize: bucketSize)
+        let result = try generator.scoreNextTokens(tokens, attention: attention, timeLimit: timeLimit) { first, logProbabilities in
+            buckets.add(firstPosition: first, logProbabilities)
+        }
+        var figures = buckets.figures
+        figures[PerplexityFigures.trainedContext] = Double(generator.loaded.model.description.trainedContextLength)
+        let summary = String(format: "perplexity %.4f (mean NLL %.4f nats over %d tokens)", exp(buckets.meanNLL), buckets.meanNLL, result.scoredTokens)
+        return EngineOutput(text: summary, promptTokens: tokens.count, truncated: truncated,
+                            prefillSeconds: result.seconds, timeToFirstTokenSeconds: result.seconds, decodeSeconds: 0, decodeTokens: 0,
+                            decodeTokensPerSecond: nil, peakRSSBytes: result.peakResidentBytes,
+                            attentionStateBytes: result.attentionStateBytes, figures: figures)
+    }
 }

@@ -19,9 +19,11 @@ public struct RunSettings: Decodable, Sendable {
     public var chatTemplate: String?
     /// The RULER task a loaded file is scored as, when its name does not say.
     public var rulerTask: String?
+    /// Positions per NLL bucket of a perplexity run (`1k`).
+    public var bucket: String?
 
     enum CodingKeys: String, CodingKey {
-        case task, lengths, depths, samples, engines, seed, data, limit, haystack
+        case task, lengths, depths, samples, engines, seed, data, limit, haystack, bucket
         case sampleTimeout = "sample_timeout"
         case chatTemplate = "chat_template"
         case rulerTask = "ruler_task"
@@ -29,7 +31,7 @@ public struct RunSettings: Decodable, Sendable {
 
     public init(task: String, lengths: String? = nil, depths: String? = nil, samples: Int? = nil, engines: String? = nil,
                 seed: Int? = nil, data: String? = nil, limit: Int? = nil, haystack: String? = nil, sampleTimeout: Double? = nil,
-                chatTemplate: String? = nil, rulerTask: String? = nil) {
+                chatTemplate: String? = nil, rulerTask: String? = nil, bucket: String? = nil) {
         self.task = task
         self.lengths = lengths
         self.depths = depths
@@ -42,6 +44,7 @@ public struct RunSettings: Decodable, Sendable {
         self.sampleTimeout = sampleTimeout
         self.chatTemplate = chatTemplate
         self.rulerTask = rulerTask
+        self.bucket = bucket
     }
 
     public static let defaultSeed = 42
@@ -78,6 +81,8 @@ public final class RunPlan {
     public let task: BenchmarkTask
     public let engines: [Engine]
     public let timeLimit: Double?
+    /// The part of the planned samples this plan runs (`--shard`, see `Shard`); nil: all of them.
+    public internal(set) var shard: Shard?
     /// The run row this plan starts (not stored yet: id 0).
     public let record: RunRecord
     public var configuration: RunConfiguration { RunConfiguration(record) }
@@ -104,6 +109,7 @@ public final class RunPlan {
         let lengths = try LengthGrid.parse(s.lengths ?? file.defaults["lengths"] ?? "1k..4k")
         let depths = try (s.depths ?? file.defaults["depths"]).map { try DepthGrid.parse($0) }
         let samples = s.samples ?? Int(file.defaults["samples"] ?? "1") ?? 1
+        let bucket = try (s.bucket ?? file.defaults["bucket"]).map { try LengthGrid.length($0, "bucket") }
         guard samples >= 1 else { throw SpecError("--samples must be at least 1") }
         if let timeout = s.sampleTimeout, !(timeout > 0) { throw SpecError("--sample-timeout must be a positive number of seconds") }
         let seed = s.seed ?? RunSettings.defaultSeed
@@ -121,7 +127,7 @@ public final class RunPlan {
         }
         let request = TaskRequest(lengths: lengths, depths: depths, samplesPerCell: samples, seed: seed, limit: s.limit,
                                   dataPath: s.data, haystackPath: s.haystack, chatTemplate: chatTemplate,
-                                  rulerTask: s.rulerTask)
+                                  rulerTask: s.rulerTask, bucketSize: bucket)
         task = try catalog.make(s.task, request: request, tokenizer: engines[0].tokenizer)
         timeLimit = s.sampleTimeout
 

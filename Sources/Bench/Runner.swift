@@ -64,10 +64,13 @@ public final class Runner {
         let planned = try task.plan()
         /// One sample through one engine.
         typealias Item = (planned: PlannedSample, engine: Engine)
-        let work: [Item] = planned.flatMap { p in plan.engines.map { (planned: p, engine: $0) } }
         func completionKey(_ item: Item) -> String {
             ResultsStore.completionKey(engine: item.engine.record.label, sampleKey: item.planned.key)
         }
+        let everything: [Item] = planned.flatMap { p in plan.engines.map { (planned: p, engine: $0) } }
+        let work = plan.shard.map { shard in
+            shard.select(everything, cost: { $0.planned.estimatedCost }, identity: completionKey).map { everything[$0] }
+        } ?? everything
         // Looked up and started in one write transaction: a process starting at the same moment
         // finds this run instead of starting its own.
         let (run, resumed, note) = try store.database.transaction { () -> (RunRecord, Bool, String?) in
@@ -79,7 +82,7 @@ public final class Runner {
         }
         let done = try store.completedKeys(runID: run.id)
         let todo = work.filter { !done.contains(completionKey($0)) }
-        func weight(_ p: PlannedSample) -> Double { Double(p.estimatedTokens + p.maxNewTokens + 256) }
+        func weight(_ p: PlannedSample) -> Double { p.estimatedCost }
         let progress = ProgressLine(totalWeight: todo.reduce(0) { $0 + weight($1.planned) })
         var summary = Summary(runID: run.id, resumed: resumed, alreadyDone: done.count, ran: 0, counts: [:], leftToOthers: 0,
                               otherHolders: [], finished: false, meanScore: [:], notes: note.map { [$0] } ?? [])
@@ -162,17 +165,18 @@ public final class Runner {
         record.metricKind = sample.metric.kind
         record.promptTokens = sample.promptTokens?.count ?? 0
         do {
-            let (out, time) = try ProcessTime.measure { try engine.run(sample, timeLimit: timeLimit) }
+            let (out, time) = try ProcessTime.measure { try engine.perform(sample, timeLimit: timeLimit) }
             record.cpuSeconds = time.cpuSeconds
             record.involuntarySwitches = time.involuntarySwitches
             record.loadAverage = time.loadAverage
             record.contended = engine.computeThreads.map(time.isContended(threads:)) ?? false
-            let result = sample.score(out.text)
+            let result = sample.score(out)
             record.output = out.text
             record.score = result.score
             record.figures = result.figures
             record.promptTokens = out.promptTokens
-            record.truncated = out.truncated
+            // A prompt the task cut to its budget before any engine saw it is a truncated prompt too.
+            record.truncated = out.truncated || sample.truncatedByTask
             record.prefillMs = out.prefillSeconds * 1000
             record.timeToFirstTokenMs = out.timeToFirstTokenSeconds * 1000
             record.decodeMs = out.decodeSeconds * 1000

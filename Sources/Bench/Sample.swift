@@ -32,6 +32,12 @@ public struct Sample: Sendable {
     public var metric: Metric
     /// LongBench cuts some predictions to their first line before scoring.
     public var firstLineOnly = false
+    /// Set for a perplexity sample: the engine scores every token of `promptTokens` instead of
+    /// generating (`Engine.scorePerplexity`), averaging the NLL over buckets of this many positions.
+    public var perplexityBucket: Int?
+    /// The task cut `promptTokens` to a budget before any engine saw them (InfiniteBench's and
+    /// LongBench v2's middle truncation); stored as the sample's truncation, as an engine's is.
+    public var truncatedByTask = false
 
     public init(key: String, id: String, dataset: String, prompt: String, promptTokens: [Int32]?, answers: [String],
                 maxNewTokens: Int, length: Int, lengthUnit: LengthUnit, depth: Double?, metric: Metric) {
@@ -51,6 +57,14 @@ public struct Sample: Sendable {
     /// The score of an output (0…1) and the metric's extra figures.
     public func score(_ output: String) -> MetricResult {
         metric.score(firstLineOnly ? Metrics.firstLine(output) : output, answers: answers, allClasses: allClasses)
+    }
+
+    /// The score of what an engine returned: from its text, or from its figures for a metric of
+    /// figures (perplexity); the engine's figures are kept beside the metric's.
+    public func score(_ output: EngineOutput) -> MetricResult {
+        var result = metric.figureScoring.map { $0(output.figures) } ?? score(output.text)
+        result.figures.merge(output.figures) { metricFigure, _ in metricFigure }
+        return result
     }
 }
 
@@ -120,9 +134,11 @@ public struct TaskRequest: Sendable {
     /// The chat template prompts are written in (nil: raw completions); generated prompts count its
     /// tokens in their length.
     public var chatTemplate: ChatTemplate?
+    /// Positions per bucket of a perplexity run's NLL figures (`--bucket`).
+    public var bucketSize: Int?
 
     public init(lengths: [Int], depths: [Double]?, samplesPerCell: Int, seed: Int, limit: Int?, dataPath: String?, haystackPath: String?,
-                chatTemplate: ChatTemplate? = nil, rulerTask: String? = nil) {
+                chatTemplate: ChatTemplate? = nil, rulerTask: String? = nil, bucketSize: Int? = nil) {
         self.lengths = lengths
         self.depths = depths
         self.samplesPerCell = samplesPerCell
@@ -132,6 +148,7 @@ public struct TaskRequest: Sendable {
         self.haystackPath = haystackPath
         self.chatTemplate = chatTemplate
         self.rulerTask = rulerTask
+        self.bucketSize = bucketSize
     }
 }
 
@@ -172,8 +189,21 @@ public struct SeededRandom: RandomNumberGenerator {
 }
 
 /// Fills `{name}` fields of a template in one pass, so braces inside the values are never read as
-/// fields (Python's str.format semantics, `{{` and `}}` included).
+/// fields (Python's str.format semantics, `{{` and `}}` included). A field without a value stays as
+/// written.
 public func fillTemplate(_ template: String, _ values: [String: String]) -> String {
+    scanTemplate(template) { values[$0] }
+}
+
+/// The names of the `{name}` fields of a template, in order, as `fillTemplate` reads them.
+public func templateFields(_ template: String) -> [String] {
+    var names: [String] = []
+    _ = scanTemplate(template) { names.append($0); return nil }
+    return names
+}
+
+/// The template's text with each `{name}` field replaced by `value(name)`, or kept when it is nil.
+private func scanTemplate(_ template: String, _ value: (String) -> String?) -> String {
     var out = ""
     var i = template.startIndex
     while i < template.endIndex {
@@ -181,7 +211,7 @@ public func fillTemplate(_ template: String, _ values: [String: String]) -> Stri
         let next = template.index(after: i)
         if c == "{", next < template.endIndex, template[next] == "{" { out.append("{"); i = template.index(after: next); continue }
         if c == "}", next < template.endIndex, template[next] == "}" { out.append("}"); i = template.index(after: next); continue }
-        if c == "{", let close = template[next...].firstIndex(of: "}"), let value = values[String(template[next..<close])] {
+        if c == "{", let close = template[next...].firstIndex(of: "}"), let value = value(String(template[next..<close])) {
             out += value
             i = template.index(after: close)
             continue

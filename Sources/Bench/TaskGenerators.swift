@@ -12,6 +12,8 @@ public enum TaskGenerators {
         RulerTask<RulerCommonWords>.self,
         RulerTask<RulerFrequentWords>.self,
         RulerTask<RulerQA>.self,
+        JSONLTask.self,
+        PerplexityTask.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

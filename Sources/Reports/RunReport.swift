@@ -89,6 +89,8 @@ public struct RunReport {
         let byLength = samples.filter { !ReportLayout.isByDataset($0) }
         let byDataset = samples.filter { ReportLayout.isByDataset($0) }
         doc += RulerTable(samples.filter(ReportLayout.isRuler)).document()
+        doc += PerplexityReport(samples).document()
+        doc += GroupTable(samples, runs: runs).document()
         if !byLength.isEmpty { doc += sections(CellTable(byLength), axis: "length (tokens)") }
         if !byDataset.isEmpty {
             doc += longBenchSection(byDataset)

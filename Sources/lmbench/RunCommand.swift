@@ -26,14 +26,16 @@ enum RunCommand {
         .init(name: "samples", valueName: "N", help: "Samples per length (and depth) (default from the task file)."),
         .init(name: "engines", valueName: "LIST", help: "Engines, comma-separated, with :key=value parameters (default full)."),
         .init(name: "seed", valueName: "N", help: "Seed for generated prompts (default 42)."),
-        .init(name: "data", valueName: "FILE", help: "Data: LongBench .jsonl; RULER prepare.py .jsonl file or folder (ruler); SQuAD / HotpotQA .json (qa_1, qa_2)."),
+        .init(name: "data", valueName: "FILE", help: "Data: LongBench .jsonl; RULER prepare.py .jsonl file or folder (ruler); SQuAD / HotpotQA .json (qa_1, qa_2); a text file or folder of .txt files (perplexity)."),
         .init(name: "limit", valueName: "N", help: "Run only the first N records of --data."),
         .init(name: "haystack", valueName: "PATH", help: "Needle haystack: a text file or a folder of .txt files (default: generated prose)."),
         .init(name: "sample-timeout", valueName: "SECONDS", help: "Store a sample that runs longer as timed out and go on."),
         .init(name: "chat-template", valueName: "auto|none|NAME",
               help: "Write prompts as a user turn of a chat template (default auto: the model's own, none if it has none; names: \(ChatTemplates.names.joined(separator: ", ")))."),
+        .init(name: "bucket", valueName: "N", help: "Positions per NLL bucket of a perplexity run (default 1k)."),
         .init(name: "ruler-task", valueName: "NAME", help: "The RULER task a --data file from RULER's prepare.py is scored as (default: from its name)."),
         .init(name: "tag", valueName: "K=V,...", help: "Labels stored with the run (e.g. suite=nightly)."),
+        .init(name: "shard", valueName: "I/N", help: "Run only shard I of N of the planned samples × engines, balanced by cost (lmbench merge joins the shards)."),
         .init(name: "resume", valueName: nil, help: "Continue the unfinished run of this configuration; fail if there is none."),
         .init(name: "new", valueName: nil, help: "Start a new run even if an unfinished one of this configuration exists."),
         .init(name: "chunk-size", valueName: "N", help: "Prompt tokens per forward pass (default 512)."),
@@ -57,16 +59,19 @@ enum RunCommand {
                 guard let v = Double(text), v > 0 else { throw UsageError("--sample-timeout must be a positive number of seconds, not '\(text)'") }
                 return v
             },
-            chatTemplate: o.string("chat-template"), rulerTask: o.string("ruler-task"))
+            chatTemplate: o.string("chat-template"), rulerTask: o.string("ruler-task"), bucket: o.string("bucket"))
         let tags = try parseTags(o.string("tag"))
+        guard tags[Shard.tag] == nil else { throw UsageError("lmbench run: the tag '\(Shard.tag)' is set by --shard I/N, not by --tag") }
+        let shard = try o.string("shard").map(Shard.parse)
         let context = EngineContext(chunkSize: try o.int("chunk-size", default: 512, in: 16...65536)) { try ModelLocation.load(o) }
         // Nothing to resume in a database that is not there: say so rather than create one.
         if o.flag("resume"), !FileManager.default.fileExists(atPath: StoreLocation.path(o)) {
             throw StoreError.noDatabase(path: StoreLocation.path(o))
         }
         let store = StoreLocation.openOnDemand(o)
-        let plan = try RunPlan(settings, tags: tags, catalog: try StoreLocation.catalog(o), context: context, store: store,
-                               command: CommandLine.invocation)
+        let wholePlan = try RunPlan(settings, tags: tags, catalog: try StoreLocation.catalog(o), context: context, store: store,
+                                    command: CommandLine.invocation)
+        let plan = shard.map(wholePlan.sharded) ?? wholePlan
         let summary = try Runner(store: try store()).run(plan, resume: o.flag("resume") ? .required : o.flag("new") ? .fresh : .automatic)
         print(summary.describe(storePath: StoreLocation.path(o), engines: plan.engines.map(\.record.label), dbOption: o.string("db")))
     }

@@ -41,10 +41,11 @@ final class TaskTests: XCTestCase {
         XCTAssertTrue(catalog.names.contains("passkey") && catalog.names.contains("needle") && catalog.names.contains("longbench"))
         XCTAssertFalse(catalog.names.contains("nightly"), "suites are not tasks")
         let ruler: Set<String> = ["ruler", "niah", "variable_tracking", "common_words_extraction", "freq_words_extraction", "qa"]
-        XCTAssertEqual(Set(TaskGenerators.names), Set(["passkey", "needle", "longbench", "kv_retrieval"]).union(ruler))
+        XCTAssertEqual(Set(TaskGenerators.names), Set(["passkey", "needle", "longbench", "kv_retrieval", "jsonl", "perplexity"]).union(ruler))
         // Every task file's generator, and every metric it names, is registered (RULER's: RulerTests).
+        // (The jsonl tasks map other files' fields: JSONLTaskTests; perplexity reads a text: PerplexityTaskTests.)
         for name in catalog.names where (catalog.files[name]?.generator != "longbench" || name == "longbench")
-            && !ruler.contains(catalog.files[name]!.generator) {
+            && !ruler.contains(catalog.files[name]!.generator) && !["jsonl", "perplexity"].contains(catalog.files[name]!.generator) {
             XCTAssertNoThrow(try catalog.make(name, request: request([4096], data: data)), name)
         }
         let task = try catalog.make("longbench", request: request([], data: data))
@@ -273,7 +274,7 @@ final class TaskTests: XCTestCase {
         }
         try write(#"{"generator": "ruler9000"}"#)
         XCTAssertThrowsError(try TaskCatalog(folder: dir.path).make("bad", request: request([1024]), tokenizer: tokenizer)) {
-            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: unknown generator 'ruler9000' (generators: passkey, needle, longbench, kv_retrieval, ruler, niah, variable_tracking, common_words_extraction, freq_words_extraction, qa)")
+            XCTAssertEqual("\($0)", "\(dir.path)/bad.json: unknown generator 'ruler9000' (generators: passkey, needle, longbench, kv_retrieval, ruler, niah, variable_tracking, common_words_extraction, freq_words_extraction, qa, jsonl, perplexity)")
         }
         XCTAssertThrowsError(try TaskCatalog(folder: dir.path + "/missing")) { XCTAssertTrue("\($0)".contains("task folder not found")) }
     }
