@@ -72,7 +72,8 @@ extension ResultsStore {
     /// The sources a merged run was made from, by their row ids (none for a run that was not merged).
     public func runSources(runID: Int64) throws -> [(id: Int64, source: RunSource)] {
         try database.query("SELECT \(RunSource.table.selectList) FROM run_sources WHERE run_id = ? ORDER BY id", [runID]).map {
-            try RunSource.table.decode($0, database: path)
+            let row = try RunSource.table.decode($0, database: path)
+            return (id: row.id, source: row.record)
         }
     }
 

@@ -195,27 +195,6 @@ enum BenchCommand {
     static func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 }
 
-/// Processes that each keep a core busy (a shell loop) until stopped: another user of the machine,
-/// for measuring the engine on a shared one.
-final class CPUHog {
-    private let processes: [Process]
-
-    init(processes count: Int) throws {
-        processes = try (0..<count).map { _ in
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "while :; do :; done"]
-            try p.run()
-            return p
-        }
-    }
-
-    func stop() {
-        for p in processes where p.isRunning { p.terminate() }
-        for p in processes { p.waitUntilExit() }
-    }
-}
-
 extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

@@ -24,10 +24,14 @@ final class CLITests: XCTestCase {
             XCTFail("lmbench executable not found at \(binary.path)")
             throw TestSetupError()
         }
+        return try command(launcher + [binary.path] + arguments, environment: environment)
+    }
+
+    /// Runs a command to its end in the package root, with `environment` added to this process's.
+    func command(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
         let process = Process()
-        let command = launcher + [binary.path] + arguments
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
         process.currentDirectoryURL = CLITests.packageRoot
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()

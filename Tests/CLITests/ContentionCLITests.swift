@@ -2,28 +2,11 @@ import XCTest
 import Foundation
 import CSQLite
 import GGUFTestSupport
+import Inference
 
 /// Timings on a shared machine: a sample run beside processes that keep every core busy is stored
 /// as contended, with its CPU time; the same sample on the quiet machine is not; `bench` warns.
 extension CLITests {
-    /// Processes that each keep a core busy until `stop()`.
-    final class CPUHogs {
-        let processes: [Process]
-        init(_ count: Int) throws {
-            processes = try (0..<count).map { _ in
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/bin/sh")
-                p.arguments = ["-c", "while :; do :; done"]
-                try p.run()
-                return p
-            }
-        }
-        func stop() {
-            for p in processes { p.terminate() }
-            for p in processes { p.waitUntilExit() }
-        }
-    }
-
     /// The only sample of `db`: whether it was judged contended, its CPU seconds, its involuntary
     /// context switches and the load average stored with it.
     func contention(_ db: String) throws -> (contended: Bool, cpuSeconds: Double, switches: Int, load: Double) {
@@ -60,7 +43,7 @@ extension CLITests {
         XCTAssertGreaterThan(quiet.cpuSeconds, 0.2)
 
         // One busy process per core: lmbench gets about half of the machine.
-        let hogs = try CPUHogs(cores)
+        let hogs = try CPUHog(processes: cores)
         let busyDB: String
         do {
             defer { hogs.stop() }

@@ -62,3 +62,24 @@ public struct ProcessTime: Sendable, Equatable {
         }
     }
 }
+
+/// Processes that each keep a core busy (a shell loop) until stopped: another user of the machine,
+/// for measuring the engine on a shared one (`lmbench bench --hog`, the contention tests).
+public final class CPUHog {
+    private let processes: [Process]
+
+    public init(processes count: Int) throws {
+        processes = try (0..<count).map { _ in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "while :; do :; done"]
+            try p.run()
+            return p
+        }
+    }
+
+    public func stop() {
+        for p in processes where p.isRunning { p.terminate() }
+        for p in processes { p.waitUntilExit() }
+    }
+}
