@@ -62,6 +62,9 @@ public protocol Engine: AnyObject {
     /// The threads the engine computes on in this process, against which its CPU time says whether
     /// another process took cores from it; nil for an engine whose work happens elsewhere.
     var computeThreads: Int? { get }
+    /// How many samples the runner may run through this engine at once, each on a thread of its own:
+    /// a remote server's requests in flight; 1 for an engine that computes in this process.
+    var maxInFlight: Int { get }
     /// Scores a perplexity sample (`Sample.perplexityBucket` set) instead of generating: the NLL of
     /// every prompt token after the first, as `PerplexityFigures` in the output's figures. Engines
     /// without next-token log-probabilities skip such samples (the default).
@@ -71,6 +74,7 @@ public protocol Engine: AnyObject {
 extension Engine {
     public var modelChatTemplate: String? { nil }
     public var computeThreads: Int? { nil }
+    public var maxInFlight: Int { 1 }
 
     public func scorePerplexity(_ sample: Sample, timeLimit: Double?) throws -> EngineOutput {
         throw EngineSkip(description: "engine \(record.label) (\(record.kind)) cannot score perplexity: it gives no next-token log-probabilities")

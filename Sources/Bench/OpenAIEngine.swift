@@ -30,9 +30,8 @@ public final class OpenAIEngine: Engine, EngineKind {
     /// `prompt=text`: completions get the prompt as text, for servers that take no token ids
     /// (llama-cpp-python); the server tokenizes it again, so the length it reads may differ.
     let sendsText: Bool
-    /// At most this many requests of this engine in flight (the runner hands samples one at a time
-    /// today, so 1 unless it runs samples concurrently).
-    let inFlight: DispatchSemaphore
+    /// `concurrency`: the runner sends this many samples at once, each request on its own thread.
+    public let maxInFlight: Int
 
     public static func make(_ spec: EngineSpec, context: EngineContext) throws -> Engine { try OpenAIEngine(spec) }
 
@@ -65,7 +64,7 @@ public final class OpenAIEngine: Engine, EngineKind {
         client = OpenAIClient(base: base, apiKey: apiKey, timeout: Double(timeout), retries: retries)
         self.api = api
         sendsText = promptForm == "text"
-        inFlight = DispatchSemaphore(value: concurrency)
+        maxInFlight = concurrency
 
         // The served model: the one named, checked against /v1/models, or the only one served.
         let models = try client.json(base.appendingPathComponent("models"))
@@ -175,8 +174,6 @@ public final class OpenAIEngine: Engine, EngineKind {
             (sent, truncated) = (turn.promptTokens, turn.truncated)
         }
 
-        inFlight.wait()
-        defer { inFlight.signal() }
         let start = DispatchTime.now().uptimeNanoseconds
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         var text = "", firstToken: Double?, lastToken = 0.0, pieces = 0, completionTokens: Int?

@@ -88,29 +88,64 @@ public final class Runner {
                               otherHolders: [], finished: false, meanScore: [:], notes: note.map { [$0] } ?? [])
         let claimer = UUID().uuidString
         var sample: Sample?
-        /// Claims and runs one sample; what the claim found.
-        func attempt(_ item: Item) throws -> ClaimOutcome {
+        /// A claimed sample: its record and, unless the engine refused it before its prompt was built, the sample to run.
+        struct Claimed {
+            var item: Item
+            var record: SampleRecord
+            var sample: Sample?
+            let started = Date()
+        }
+        func claim(_ item: Item) throws -> (ClaimOutcome, Claimed?) {
             let (planned, engine) = item
             let outcome = try store.claim(runID: run.id, engine: engine.record.label, sampleKey: planned.key, claimer: claimer)
-            guard outcome == .claimed else { return outcome }
+            guard outcome == .claimed else { return (outcome, nil) }
             let depth = planned.depth.map { String(format: " depth %g%%", $0) } ?? ""
             let length = planned.lengthUnit == .tokens ? LengthGrid.label(planned.length) : "\(planned.length) words"
             progress.show(done: summary.ran + summary.leftToOthers, total: todo.count,
                           what: "\(task.name) \(length)\(depth) \(engine.record.label)")
-            let started = Date()
-            var record = SampleRecord(planned, task: task, engine: engine, runID: run.id)
+            var claimed = Claimed(item: item, record: SampleRecord(planned, task: task, engine: engine, runID: run.id))
             if let tokens = planned.promptTokens, let reason = engine.refusal(promptTokens: tokens, maxNewTokens: planned.maxNewTokens) {
-                record.status = .skipped
-                record.error = reason
+                claimed.record.status = .skipped
+                claimed.record.error = reason
             } else {
                 if sample?.key != planned.key { sample = try task.makeSample(planned) }
-                execute(sample!, engine: engine, timeLimit: plan.timeLimit, into: &record)
+                claimed.sample = sample
             }
-            try store.record(record)
-            progress.finished(weight: weight(planned), seconds: record.status == .ok ? Date().timeIntervalSince(started) : nil)
-            summary.ran += 1
-            summary.counts[record.status, default: 0] += 1
-            return outcome
+            return (outcome, claimed)
+        }
+        /// Claims `items` (one, or as many as their engine takes at once), runs the claimed ones
+        /// together, each on a thread of its own, and stores them from this thread; what each claim found.
+        func attempt(_ items: [Item]) throws -> [ClaimOutcome] {
+            var outcomes: [ClaimOutcome] = [], batch: [Claimed] = []
+            for item in items {
+                let (outcome, claimed) = try claim(item)
+                outcomes.append(outcome)
+                if let claimed { batch.append(claimed) }
+            }
+            func runOne(_ c: inout Claimed) {
+                if let s = c.sample { execute(s, engine: c.item.engine, timeLimit: plan.timeLimit, into: &c.record) }
+            }
+            if batch.count == 1 {
+                runOne(&batch[0])
+            } else {
+                // Threads of their own, not Dispatch's pool, which would run no more at once than there are cores.
+                let finished = DispatchGroup()
+                batch.withUnsafeMutableBufferPointer { buffer in
+                    let claimed = buffer
+                    for i in claimed.indices {
+                        finished.enter()
+                        Thread { runOne(&claimed[i]); finished.leave() }.start()
+                    }
+                    finished.wait()
+                }
+            }
+            for c in batch {
+                try store.record(c.record)
+                progress.finished(weight: weight(c.item.planned), seconds: c.record.status == .ok ? Date().timeIntervalSince(c.started) : nil)
+                summary.ran += 1
+                summary.counts[c.record.status, default: 0] += 1
+            }
+            return outcomes
         }
         func leave(_ item: Item, _ outcome: ClaimOutcome) {
             summary.leftToOthers += 1
@@ -122,16 +157,27 @@ public final class Runner {
         do {
             // A sample another process holds is tried once more at the end: if that process has
             // died meanwhile, this one takes the sample over instead of leaving the run unfinished.
+            // Samples of an engine that takes several at once (a server) go in batches of that many,
+            // after the others, which run one at a time in plan order.
+            var batches = todo.filter { $0.engine.maxInFlight <= 1 }.map { [$0] }
+            for engine in plan.engines where engine.maxInFlight > 1 {
+                let items = todo.filter { $0.engine === engine }
+                batches += stride(from: 0, to: items.count, by: engine.maxInFlight).map {
+                    Array(items[$0..<min($0 + engine.maxInFlight, items.count)])
+                }
+            }
             var held: [Item] = []
-            for item in todo {
-                switch try attempt(item) {
-                case .claimed: break
-                case .stored: leave(item, .stored)
-                case .held: held.append(item)
+            for batch in batches {
+                for (item, outcome) in zip(batch, try attempt(batch)) {
+                    switch outcome {
+                    case .claimed: break
+                    case .stored: leave(item, .stored)
+                    case .held: held.append(item)
+                    }
                 }
             }
             for item in held {
-                let outcome = try attempt(item)
+                let outcome = try attempt([item])[0]
                 if outcome != .claimed { leave(item, outcome) }
             }
         } catch {

@@ -166,13 +166,14 @@ extension CLITests {
 
         try runPythonClient(base: base)
 
-        // The openai engine through the server on the same samples as the native engine: equal
-        // outputs; a prompt whose request body is over the server's limit is that sample's error.
+        // The openai engine through the server on the same samples as the native engine, both of its
+        // requests in flight at once: equal outputs; a prompt whose request body is over the server's
+        // limit is that sample's error.
         let dir = try makeTemporaryDirectory("serve")
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("r.sqlite").path
         let run = try lmbench(["run", "passkey", "--lengths", "256,1k", "--samples", "1", "--chat-template", "none", "--db", db,
-                               "--engines", "openai:url=\(base)/v1:model=\(model),full"])
+                               "--engines", "openai:url=\(base)/v1:model=\(model):concurrency=2,full"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let rows = try servedSamples(db)
         let served = try XCTUnwrap(rows["openai passkey/256/uniform/0"]), native = try XCTUnwrap(rows["full passkey/256/uniform/0"])
@@ -198,21 +199,6 @@ extension CLITests {
         }
         guard connected == 0 else { throw TestSetupError() }
         return fd
-    }
-
-    /// Runs a command to its end in the package root.
-    func command(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.currentDirectoryURL = CLITests.packageRoot
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// Whether `python3` imports `module`.
