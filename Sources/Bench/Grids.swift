@@ -104,7 +104,8 @@ public enum DepthGrid {
                 guard steps < LengthGrid.maximumPoints - depths.count else {
                     throw SpecError("--\(option): \(quoted(piece)) makes more than the \(LengthGrid.maximumPoints) depths a grid may hold")
                 }
-                for i in 0...steps { depths.append(low + (high - low) * Double(i) / Double(steps)) }
+                // The ends exactly as written: low + (high - low) can round past high (0.1 + 99.9 > 100).
+                for i in 0...steps { depths.append(i == steps ? high : min(high, low + (high - low) * Double(i) / Double(steps))) }
             } else {
                 guard depths.count < LengthGrid.maximumPoints else {
                     throw SpecError("--\(option): the list makes more than the \(LengthGrid.maximumPoints) depths a grid may hold")

@@ -67,6 +67,12 @@ final class GridTests: XCTestCase {
         XCTAssertEqual(try DepthGrid.parse("0..100/10"), stride(from: 0.0, through: 100, by: 10).map { $0 })
         XCTAssertEqual(try DepthGrid.parse("0,50,100"), [0, 50, 100])
         XCTAssertEqual(try DepthGrid.parse("25..75/2"), [25, 50, 75])
+        // A fuzz finding: 0.1 + 99.9 rounds to 100.00000000000001, outside the depths' range.
+        let steps = try DepthGrid.parse(".10..100/00192")
+        XCTAssertEqual(steps.count, 193)
+        XCTAssertEqual(steps.first, 0.1)
+        XCTAssertEqual(steps.last, 100)
+        XCTAssertTrue(steps.allSatisfy { (0.1...100).contains($0) }, "\(steps.filter { !(0.1...100).contains($0) })")
         for bad in ["101", "0..100", "0..100/0", "50..0/5", "x"] {
             XCTAssertThrowsError(try DepthGrid.parse(bad), bad) { XCTAssertTrue("\($0)".contains("--depths")) }
         }
