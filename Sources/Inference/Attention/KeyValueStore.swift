@@ -17,12 +17,18 @@ final class KeyValueStore {
     /// The next position to be written (= positions seen so far).
     private(set) var nextPosition = 0
 
-    init(kvHeads: Int, headDim: Int, capacity: Int, isRing: Bool) {
+    /// The slots a ring grows to: given a smaller `capacity`, a ring doubles as positions come, as a
+    /// growable store does, until it holds this many (before it first wraps, so every slot is still
+    /// its position), so a long window a short sequence never fills costs only what it holds.
+    private let ringLimit: Int
+
+    init(kvHeads: Int, headDim: Int, capacity: Int, isRing: Bool, ringGrowsTo ringLimit: Int? = nil) {
         precondition(capacity > 0 && capacity % 16 == 0, "KV capacity must be a positive multiple of 16")
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.isRing = isRing
         self.capacity = capacity
+        self.ringLimit = max(capacity, ringLimit ?? capacity)
         keys = KeyValueStore.allocate(kvHeads * capacity * headDim)
         values = KeyValueStore.allocate(kvHeads * capacity * headDim)
     }
@@ -66,10 +72,11 @@ final class KeyValueStore {
         return capacity
     }
 
-    /// Makes room for positions up to `positions` (growable stores only; rings never grow).
+    /// Makes room for positions up to `positions` (a ring only up to its limit).
     func reserve(positions: Int) {
-        guard !isRing, positions > capacity else { return }
-        let newCapacity = KeyValueStore.growableCapacity(initial: capacity, positions: positions)
+        guard positions > capacity, !isRing || capacity < ringLimit else { return }
+        let grown = KeyValueStore.growableCapacity(initial: capacity, positions: positions)
+        let newCapacity = isRing ? min(ringLimit, grown) : grown
         let newKeys = KeyValueStore.allocate(kvHeads * newCapacity * headDim)
         let newValues = KeyValueStore.allocate(kvHeads * newCapacity * headDim)
         for h in 0..<kvHeads {
