@@ -229,9 +229,25 @@ final class RunnerTests: XCTestCase {
     func testRunnersStartedTogetherShareOneRunAndRunEachSampleOnce() throws {
         let (store, dir) = try makeStore()
         defer { try? FileManager.default.removeItem(at: dir) }
+        // No sample finishes before every runner has called run: one that came after the run had
+        // finished would rightly start a new one (a thread can lag that long on a busy machine).
+        let entered = NSCondition()
+        var runners = 0
+        func waitForAll(_: String) {
+            entered.lock()
+            defer { entered.unlock() }
+            let deadline = Date().addingTimeInterval(30)
+            while runners < 6, entered.wait(until: deadline) {}
+        }
         let runs = together(6) { _ in
-            try Runner(store: try ResultsStore(path: store.path))
-                .run(self.plan(CountingTask(n: 5), [ScriptedEngine(label: "a", seconds: 0.01), ScriptedEngine(label: "b", seconds: 0.01)]))
+            let runner = Runner(store: try ResultsStore(path: store.path))
+            let plan = self.plan(CountingTask(n: 5), [ScriptedEngine(label: "a", seconds: 0.05, whenRunning: waitForAll),
+                                                      ScriptedEngine(label: "b", seconds: 0.05, whenRunning: waitForAll)])
+            entered.lock()
+            runners += 1
+            entered.broadcast()
+            entered.unlock()
+            return try runner.run(plan)
         }
         let summaries = try runs.map { try $0.get() }
         XCTAssertEqual(Set(summaries.map(\.runID)).count, 1, "one run")
