@@ -64,6 +64,13 @@ class LlamaCpp:
             tokens += self.unit
         return tokens[:length]
 
+    def greedy_pick(self):
+        # llama-cpp-python 0.3.x keeps no scores without logits_all (which would make llama.cpp compute the output
+        # head for every prompt row), so the last row's logits are read from the context itself.
+        import numpy
+        logits = numpy.ctypeslib.as_array(self.llm._ctx.get_logits_ith(-1), shape=(self.llm.n_vocab(),))
+        return int(logits.argmax())
+
     def round(self, length, decode):
         tokens = self.prompt(length)
         self.llm.reset()
@@ -72,8 +79,7 @@ class LlamaCpp:
         prefill = time.perf_counter() - start
         start = time.perf_counter()
         for _ in range(decode):
-            logits = self.llm.scores[self.llm.n_tokens - 1]
-            self.llm.eval([int(logits.argmax())])
+            self.llm.eval([self.greedy_pick()])
         elapsed = time.perf_counter() - start
         return length / prefill, (decode / elapsed if decode else None)
 
