@@ -74,8 +74,8 @@ extension ComputeContext {
     /// queries as given (any 1/√d scale is already applied). The half-precision cache is widened on
     /// load; everything else runs in f32.
     ///
-    /// One online softmax runs over all spans, in key chunks: S = Q·Kᵀ with the GEMM micro-kernel,
-    /// then the running max/sum update, then O += P·V with the same kernel. Work is split over blocks
+    /// One online softmax runs over all spans, in key chunks: S = Q·Kᵀ with the attention
+    /// micro-kernel (`AttentionTile`), then the running max/sum update, then O += P·V with the same kernel. Work is split over blocks
     /// of query rows and, when there are fewer blocks than threads (decoding), over the keys as well,
     /// with the partial softmax states merged at the end.
     public func attend(_ q: AttentionQueries, headDim: Int, spans nearSpans: [KeyValueSpan], window: Int, far: FarKeys? = nil) {
@@ -125,7 +125,7 @@ extension ComputeContext {
             let block = item / splits, split = item % splits
             let firstRow = block * blockRows
             let activeRows = min(blockRows, rows - firstRow)
-            let tiles = (activeRows + GEMM.tileRows - 1) / GEMM.tileRows
+            let tiles = (activeRows + AttentionTile.rows - 1) / AttentionTile.rows
             let chunkKeys = ComputeContext.attentionChunkKeys
             let qs = arena.buffer(worker: worker, slot: 3, count: blockRows * headDim)
             let farQs: UnsafeMutablePointer<Float>? = far == nil ? nil : arena.buffer(worker: worker, slot: 0, count: blockRows * headDim)
@@ -141,7 +141,7 @@ extension ComputeContext {
             }
             // Gather this block's query rows into a dense, zero-padded tile stack (and the far queries).
             func gather(_ source: UnsafePointer<Float>, into tile: UnsafeMutablePointer<Float>) {
-                for r in 0..<(tiles * GEMM.tileRows) {
+                for r in 0..<(tiles * AttentionTile.rows) {
                     let dst = tile + r * headDim
                     if r < activeRows {
                         let row = firstRow + r
@@ -153,7 +153,7 @@ extension ComputeContext {
             }
             gather(q.queries, into: qs)
             if let far, let farQs { gather(far.queries, into: farQs) }
-            out.update(repeating: 0, count: tiles * GEMM.tileRows * headDim)
+            out.update(repeating: 0, count: tiles * AttentionTile.rows * headDim)
             m.update(repeating: -.infinity, count: blockRows)
             l.update(repeating: 0, count: blockRows)
 
@@ -234,12 +234,16 @@ extension ComputeContext {
         let keys = panels * 16
         let chunkFirst = span.firstPosition + firstPanel * 16
         let spanEnd = span.firstPosition + span.count
-        let tr = GEMM.tileRows
+        let tr = AttentionTile.rows
+        let panel = { (p: Int) in span.keyPanels + (firstPanel + p) * headDim * 16 }
         for t in 0..<tiles {
-            for p in 0..<panels {
-                GEMM.microKernel(qs + t * tr * headDim, headDim, span.keyPanels + (firstPanel + p) * headDim * 16, 16, headDim,
-                                 scores + t * tr * ld + p * 16, ld, accumulate: false)
+            let a = qs + t * tr * headDim, c = scores + t * tr * ld
+            var p = 0
+            while p + 2 <= panels {
+                AttentionTile.wide(a, headDim, panel(p), panel(p + 1), 16, headDim, c + p * 16, ld, accumulate: false)
+                p += 2
             }
+            if p < panels { AttentionTile.narrow(a, headDim, panel(p), 16, headDim, c + p * 16, ld, accumulate: false) }
         }
         for r in 0..<(tiles * tr) {
             let row = scores + r * ld
@@ -269,10 +273,13 @@ extension ComputeContext {
         }
         let values = span.values + (chunkFirst - span.firstPosition) * span.valueStride
         for t in 0..<tiles {
-            for d in stride(from: 0, to: headDim, by: GEMM.tileCols) {
-                GEMM.microKernel(scores + t * tr * ld, ld, values + d, span.valueStride, keys,
-                                 out + t * tr * headDim + d, headDim, accumulate: true)
+            let a = scores + t * tr * ld, c = out + t * tr * headDim
+            var d = 0
+            while d + 32 <= headDim {
+                AttentionTile.wide(a, ld, values + d, values + d + 16, span.valueStride, keys, c + d, headDim, accumulate: true)
+                d += 32
             }
+            if d < headDim { AttentionTile.narrow(a, ld, values + d, span.valueStride, keys, c + d, headDim, accumulate: true) }
         }
     }
 }
@@ -316,5 +323,69 @@ enum Softmax {
         row.update(repeating: 0, count: first)
         (row + last).update(repeating: 0, count: count - last)
         return horizontalSum(sum)
+    }
+}
+
+/// The attention micro-kernels: C[3 × 32] (+)= A[3 × k] · B[k × 32] and its 16-column edge, where B is
+/// the half-precision KV cache: row i of B is 16 elements at `left + i·ldb` followed by 16 at
+/// `right + i·ldb` (two key panels side by side for QKᵀ; two 16-column strips of the value rows for PV).
+///
+/// Why not the GEMM's 6 × 16 kernel: with widening f16 loads for B, LLVM schedules all six broadcasts
+/// of A before the second half of B, needs 19 vector registers and spills accumulators to the stack in
+/// the inner loop (seen with perf at 8k tokens, where attention ran at a third of the GEMM's rate).
+/// Three rows by 32 columns hold the same twelve accumulators with three broadcasts and one widened
+/// load at a time, sixteen registers. The kernels stay out of line so that their register allocation
+/// is their own; `KernelCodeTests` checks them for spills.
+enum AttentionTile {
+    static let rows = 3
+
+    @inline(never)
+    static func wide(_ a: UnsafePointer<Float>, _ lda: Int, _ left: UnsafePointer<Float16>, _ right: UnsafePointer<Float16>,
+                     _ ldb: Int, _ k: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c02 = SIMD8<Float>(), c03 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(), c11 = SIMD8<Float>(), c12 = SIMD8<Float>(), c13 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c22 = SIMD8<Float>(), c23 = SIMD8<Float>()
+        let c1 = c + ldc, c2 = c + 2 * ldc
+        if accumulate {
+            c00 = load8(c); c01 = load8(c + 8); c02 = load8(c + 16); c03 = load8(c + 24)
+            c10 = load8(c1); c11 = load8(c1 + 8); c12 = load8(c1 + 16); c13 = load8(c1 + 24)
+            c20 = load8(c2); c21 = load8(c2 + 8); c22 = load8(c2 + 16); c23 = load8(c2 + 24)
+        }
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda
+        var l = left, r = right
+        for i in 0..<k {
+            let x0 = SIMD8<Float>(repeating: a0[i]), x1 = SIMD8<Float>(repeating: a1[i]), x2 = SIMD8<Float>(repeating: a2[i])
+            var b = Float16.load8(l); c00.addProduct(x0, b); c10.addProduct(x1, b); c20.addProduct(x2, b)
+            b = Float16.load8(l + 8); c01.addProduct(x0, b); c11.addProduct(x1, b); c21.addProduct(x2, b)
+            b = Float16.load8(r); c02.addProduct(x0, b); c12.addProduct(x1, b); c22.addProduct(x2, b)
+            b = Float16.load8(r + 8); c03.addProduct(x0, b); c13.addProduct(x1, b); c23.addProduct(x2, b)
+            l += ldb; r += ldb
+        }
+        store8(c, c00); store8(c + 8, c01); store8(c + 16, c02); store8(c + 24, c03)
+        store8(c1, c10); store8(c1 + 8, c11); store8(c1 + 16, c12); store8(c1 + 24, c13)
+        store8(c2, c20); store8(c2 + 8, c21); store8(c2 + 16, c22); store8(c2 + 24, c23)
+    }
+
+    /// C[3 × 16] (+)= A[3 × k] · B[k × 16]: an odd last key panel, or a head size that is an odd
+    /// multiple of 16.
+    @inline(never)
+    static func narrow(_ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float16>, _ ldb: Int, _ k: Int,
+                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+        let c1 = c + ldc, c2 = c + 2 * ldc
+        if accumulate {
+            c00 = load8(c); c01 = load8(c + 8); c10 = load8(c1); c11 = load8(c1 + 8); c20 = load8(c2); c21 = load8(c2 + 8)
+        }
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda
+        var bp = b
+        for i in 0..<k {
+            let b0 = Float16.load8(bp), b1 = Float16.load8(bp + 8)
+            var x = SIMD8<Float>(repeating: a0[i]); c00.addProduct(x, b0); c01.addProduct(x, b1)
+            x = SIMD8<Float>(repeating: a1[i]); c10.addProduct(x, b0); c11.addProduct(x, b1)
+            x = SIMD8<Float>(repeating: a2[i]); c20.addProduct(x, b0); c21.addProduct(x, b1)
+            bp += ldb
+        }
+        store8(c, c00); store8(c + 8, c01); store8(c1, c10); store8(c1 + 8, c11); store8(c2, c20); store8(c2 + 8, c21)
     }
 }

@@ -4,9 +4,9 @@
 ///
 /// A is read row-major with row stride `lda` (each element is broadcast); B is read as k rows of 16
 /// contiguous elements (f32, or f16 widened on load) with row stride `ldb`. Twelve 8-wide accumulators stay in registers, so each
-/// step issues 12 FMAs for 2 loads of B and 6 broadcasts of A. The same kernel serves the weight
-/// GEMM (B = a dequantized, packed panel of 16 weight rows), QKᵀ (B = a 16-position panel of the key
-/// cache) and PV (B = 16 columns of the value cache).
+/// step issues 12 FMAs for 2 loads of B and 6 broadcasts of A. It serves the weight GEMM (B = a
+/// dequantized, packed panel of 16 weight rows); attention, whose B is the f16 cache, has a kernel of
+/// its own shape (`AttentionTile`).
 public enum GEMM {
     public static let tileRows = 6
     public static let tileCols = 16

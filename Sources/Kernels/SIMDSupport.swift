@@ -130,7 +130,10 @@ extension Float: PanelScalar {
 extension Float16: PanelScalar {
     @inline(__always)
     public static func load8(_ p: UnsafePointer<Float16>) -> SIMD8<Float> {
-        SIMD8<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self))
+        // Lane by lane for the reason given at `floats`: `SIMD8<Float>(SIMD8<Float16>)` became an
+        // out-of-line generic call in an out-of-line kernel; this becomes one `vcvtph2ps`.
+        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self)
+        return SIMD8<Float>(Float(h[0]), Float(h[1]), Float(h[2]), Float(h[3]), Float(h[4]), Float(h[5]), Float(h[6]), Float(h[7]))
     }
 }
 
