@@ -189,6 +189,30 @@ final class StrategyTests: XCTestCase {
         assertClose(Array(got[(n - 16)...]), Array(expected[(n - 16)...]), tolerance: 3e-3)
     }
 
+    /// Each sealed block's representative is the mean raw key of its 4 tokens with the highest score,
+    /// the paper's: token m's key · the sum of the queries of its window, q_m … q_(m+nLocal−1), rotated
+    /// at the far position, computed here directly.
+    func testInfLLMRepresentativesAreTheMeanKeysOfTheBestScoredTokens() throws {
+        var policy = InfLLM()
+        policy.nInit = 16; policy.blockSize = 16; policy.nLocal = 32; policy.topK = 2; policy.lookupChunk = 16; policy.representatives = 4
+        let n = 160
+        let q = Self.randomVectors(n, seed: 10), k = Self.randomVectors(n, seed: 11), v = Self.randomVectors(n, seed: 12)
+        let layer = try XCTUnwrap(policy.makeLayer(Self.spec(chunk: 16), ropeTables: RotaryTableCache()) as? InfLLMAttention)
+        _ = Self.run(layer, queries: q, keys: k, values: v, chunk: 16)
+        // Sealed at the last lookup end, 160 − 32 = 128: the blocks [16, 32) … [112, 128).
+        XCTAssertEqual(layer.representatives.count, 7 * Self.headDim)
+        let farQueries = q.map { Self.rotate($0, at: policy.nLocal - 1) }
+        for block in 0..<7 {
+            let tokens = (16 + block * 16)..<(16 + block * 16 + 16)
+            let scored = tokens.map { m in (m, (m..<(m + policy.nLocal)).reduce(0.0) { $0 + Self.dot(farQueries[$1], k[m]) }) }
+            let best = scored.sorted { $0.1 > $1.1 }.prefix(4).map(\.0)
+            let expected = (0..<Self.headDim).map { d in best.reduce(Float(0)) { $0 + k[$1][d] } / 4 }
+            let got = Array(layer.representatives[(block * Self.headDim)..<((block + 1) * Self.headDim)])
+            // The layer keeps keys in f16 (±2.5e-4 here); another choice of tokens moves a lane by ~0.1.
+            for d in 0..<Self.headDim { XCTAssertEqual(got[d], expected[d], accuracy: 1e-3, "block \(block), lane \(d)") }
+        }
+    }
+
     // MARK: The real model
 
     /// With windows at least as long as the prompt, every strategy is full attention: same logits.

@@ -152,18 +152,17 @@ final class CachedAttention: AttentionLayer {
         self.spec = spec
         self.window = window
         self.ropeTables = ropeTables
-        // A window named by the model file may be far longer than any sequence run: the ring grows
-        // to it as positions come instead of taking its whole size up front.
-        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: CachedAttention.capacity(spec, window: window, positions: 0),
-                              isRing: window != nil,
-                              ringGrowsTo: window.map { KeyValueStore.ringCapacity(window: $0, maxChunkTokens: spec.maxChunkTokens) })
+        if let window {
+            store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: window, maxChunkTokens: spec.maxChunkTokens)
+        } else {
+            store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.initialGrowableCapacity, isRing: false)
+        }
     }
 
-    /// Slots of the cache after `positions` positions: a growable store, capped for a window at its ring.
+    /// Slots of the cache after `positions` positions: a growable store, or a window ring.
     private static func capacity(_ spec: AttentionLayerSpec, window: Int?, positions: Int) -> Int {
-        let grown = KeyValueStore.growableCapacity(positions: positions)
-        guard let window else { return grown }
-        return min(grown, KeyValueStore.ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens))
+        guard let window else { return KeyValueStore.growableCapacity(positions: positions) }
+        return KeyValueStore.windowCapacity(window: window, maxChunkTokens: spec.maxChunkTokens, positions: positions)
     }
 
     /// Bytes of the cache of a layer made with `window` after `positions` positions, without making it.

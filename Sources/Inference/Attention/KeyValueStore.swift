@@ -59,6 +59,19 @@ final class KeyValueStore {
     /// `maxChunkTokens` more.
     static func ringCapacity(window: Int, maxChunkTokens: Int) -> Int { fixedCapacity(positions: window + maxChunkTokens) }
 
+    /// A ring for the last `window` positions that starts small and grows to its full size as
+    /// positions come: a window longer than the sequences run (a model file's, or LM-Infinite's at the
+    /// trained length on a short prompt) costs only what it holds.
+    convenience init(kvHeads: Int, headDim: Int, window: Int, maxChunkTokens: Int) {
+        self.init(kvHeads: kvHeads, headDim: headDim, capacity: KeyValueStore.windowCapacity(window: window, maxChunkTokens: maxChunkTokens, positions: 0),
+                  isRing: true, ringGrowsTo: KeyValueStore.ringCapacity(window: window, maxChunkTokens: maxChunkTokens))
+    }
+
+    /// Slots of such a window ring after `positions` positions.
+    static func windowCapacity(window: Int, maxChunkTokens: Int, positions: Int) -> Int {
+        min(growableCapacity(positions: positions), ringCapacity(window: window, maxChunkTokens: maxChunkTokens))
+    }
+
     /// Slots a growable store starts with.
     static let initialGrowableCapacity = 256
 

@@ -41,9 +41,11 @@ public struct InfLLM: AttentionPolicy {
 ///
 /// Representative scores follow the paper's definition (§3.2): token m's score for query head h is
 /// the dot product of its raw key with the sum of the queries of its local window, q_m … q_(m+nLocal−1)
-/// (rotated at the far position, as lookups are). The window sums come from running prefix sums of the
-/// queries, kept for the unsealed tokens only, so this costs O(d) per token instead of a second pass
-/// over the window; the official code's softmax-mass score ranks by the same query–key affinity.
+/// (rotated at the far position, as lookups are); the official code's softmax-mass score ranks by the
+/// same query–key affinity. With R_i the running sum of the rotated queries before token i, the score
+/// is R_(m+nLocal)·k_m − R_m·k_m: the second term is taken when token m arrives, the first when its
+/// window is complete, so the layer keeps one running sum and a few numbers per unsealed token (not a
+/// window of query sums per head: that cost 22 MB a layer on SmolLM2), and O(d) work per token.
 public final class InfLLMAttention: AttentionLayer {
     let spec: AttentionLayerSpec
     let policy: InfLLM
@@ -51,11 +53,14 @@ public final class InfLLMAttention: AttentionLayer {
     private let local: KeyValueStore
     private let memory: KeyValueStore
     private let farQueries: FarQueries
-    /// Prefix sums of the raw queries per query head, a ring of rows: row (i mod rows) holds Σ_{t<i} q_t.
-    private let prefixSums: UnsafeMutablePointer<Double>
-    private let prefixRows: Int
-    /// Representative vectors, [block][queryHeads · headDim].
-    private var representatives: [Float] = []
+    /// R: the sum of the rotated queries of every token so far, per query head.
+    private var rotatedQuerySum: [Double]
+    /// The representative scores in the making, a ring over the unsealed tokens: row (m mod rows)
+    /// holds token m's score per query head.
+    private let pendingScores: UnsafeMutablePointer<Double>
+    private let pendingRows: Int
+    /// Representative vectors, [block][queryHeads · headDim] (tests read them).
+    public private(set) var representatives: [Float] = []
     private var firstUnblocked: Int
     private var sealedBlocks: Int { representatives.count / (spec.queryHeads * spec.headDim) }
     /// Blocks chosen by the latest lookup (tests read it).
@@ -65,21 +70,21 @@ public final class InfLLMAttention: AttentionLayer {
         self.spec = spec
         self.policy = policy
         self.ropeTables = ropeTables
-        local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim,
-                              capacity: KeyValueStore.ringCapacity(window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens), isRing: true)
+        local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens)
         memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.initialGrowableCapacity, isRing: false)
         farQueries = FarQueries(spec: spec, position: policy.nLocal - 1)
-        prefixRows = InfLLMAttention.prefixRows(spec, policy: policy)
-        prefixSums = .allocate(capacity: prefixRows * spec.queryHeads * spec.headDim)
-        prefixSums.initialize(repeating: 0, count: prefixRows * spec.queryHeads * spec.headDim)
+        rotatedQuerySum = [Double](repeating: 0, count: spec.queryHeads * spec.headDim)
+        pendingRows = InfLLMAttention.pendingRows(spec, policy: policy)
+        pendingScores = .allocate(capacity: pendingRows * spec.queryHeads)
+        pendingScores.initialize(repeating: 0, count: pendingRows * spec.queryHeads)
         firstUnblocked = policy.nInit
     }
 
-    deinit { prefixSums.deallocate() }
+    deinit { pendingScores.deallocate() }
 
-    /// Rows of the prefix-sum ring: it holds the sums from the oldest unsealed token on, which trails
-    /// the newest by at most the window, a block and a chunk.
-    private static func prefixRows(_ spec: AttentionLayerSpec, policy: InfLLM) -> Int {
+    /// Rows of the pending-score ring: it holds the oldest unsealed token on, which trails the newest
+    /// by at most the window, a block and a chunk.
+    private static func pendingRows(_ spec: AttentionLayerSpec, policy: InfLLM) -> Int {
         policy.nLocal + policy.blockSize + spec.maxChunkTokens + 1
     }
 
@@ -90,15 +95,16 @@ public final class InfLLMAttention: AttentionLayer {
         max(0, positions - policy.nLocal - policy.nInit) / policy.blockSize
     }
 
-    /// Bytes of the window ring, every token's raw keys and values, the representatives and the
-    /// prefix sums after `positions` positions, without making the layer.
+    /// Bytes of the window ring, every token's raw keys and values, the representatives, the running
+    /// query sum and the pending scores after `positions` positions, without making the layer.
     static func stateBytes(_ spec: AttentionLayerSpec, policy: InfLLM, afterPositions positions: Int) -> Int {
         let queryWidth = spec.queryHeads * spec.headDim
         let keysAndValues = KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim,
-                                                capacity: KeyValueStore.ringCapacity(window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens)
+                                                capacity: KeyValueStore.windowCapacity(window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens,
+                                                                                       positions: positions)
                                                     + KeyValueStore.growableCapacity(positions: positions))
         return keysAndValues + sealedBlockCount(policy: policy, afterPositions: positions) * queryWidth * MemoryLayout<Float>.size
-            + prefixRows(spec, policy: policy) * queryWidth * MemoryLayout<Double>.size
+            + (queryWidth + pendingRows(spec, policy: policy) * spec.queryHeads) * MemoryLayout<Double>.size
     }
 
     public func attend(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
@@ -107,9 +113,8 @@ public final class InfLLMAttention: AttentionLayer {
         let start = positions[0]
         precondition(start == memory.nextPosition, "positions must continue the cached sequence")
         memory.append(keys: keys, values: values, count: t)   // raw keys: far keys are unrotated
-        accumulateQuerySums(queries, from: start, count: t)
-
         let farQueryRows = farQueries.make(from: queries, tokens: t)
+        scoreTokens(farQueryRows, from: start, count: t)
         spec.rotateAtTruePositions(queries: queries, keys: keys, positions: positions, ropeTables: ropeTables)
         local.append(keys: keys, values: values, count: t)
 
@@ -142,14 +147,32 @@ public final class InfLLMAttention: AttentionLayer {
         }
     }
 
-    /// Adds the raw queries of positions start..<start+count to the running prefix sums.
-    private func accumulateQuerySums(_ queries: UnsafePointer<Float>, from start: Int, count: Int) {
-        let qn = spec.queryHeads * spec.headDim
-        for i in 0..<count {
-            let previous = prefixSums + ((start + i) % prefixRows) * qn
-            let row = prefixSums + ((start + i + 1) % prefixRows) * qn
-            let q = queries + i * qn
-            for d in 0..<qn { row[d] = previous[d] + Double(q[d]) }
+    /// Brings the rotated queries of positions start..<start+count into the scores: token i's score
+    /// starts at −R_i·k_i, R takes q_i, and the token whose window R now completes,
+    /// m = i + 1 − nLocal, gets + R_(m+nLocal)·k_m.
+    private func scoreTokens(_ rotatedQueries: UnsafePointer<Float>, from start: Int, count: Int) {
+        let hd = spec.headDim, qn = spec.queryHeads * hd, group = spec.queryHeads / spec.kvHeads
+        var key = [Float](repeating: 0, count: hd)
+        func addScores(of m: Int, sign: Double) {
+            let row = pendingScores + (m % pendingRows) * spec.queryHeads
+            for g in 0..<spec.kvHeads {
+                memory.copyKey(head: g, position: m, into: &key)
+                for h in (g * group)..<((g + 1) * group) {
+                    var s: Double = 0
+                    for d in 0..<hd { s += rotatedQuerySum[h * hd + d] * Double(key[d]) }
+                    row[h] += sign * s
+                }
+            }
+        }
+        for i in start..<(start + count) {
+            if i >= policy.nInit {
+                (pendingScores + (i % pendingRows) * spec.queryHeads).update(repeating: 0, count: spec.queryHeads)
+                addScores(of: i, sign: -1)
+            }
+            let q = rotatedQueries + (i - start) * qn
+            for d in 0..<qn { rotatedQuerySum[d] += Double(q[d]) }
+            let m = i + 1 - policy.nLocal
+            if m >= policy.nInit { addScores(of: m, sign: 1) }
         }
     }
 
@@ -177,25 +200,14 @@ public final class InfLLMAttention: AttentionLayer {
     private func sealBlocks(evictedEnd: Int) {
         let hd = spec.headDim, qn = spec.queryHeads * hd, group = spec.queryHeads / spec.kvHeads, size = policy.blockSize
         guard evictedEnd - firstUnblocked >= size else { return }
-        var windowSum = [Double](repeating: 0, count: hd)
         var key = [Float](repeating: 0, count: hd)
-        var farKey = [Float](repeating: 0, count: hd)
         var representative = [Float](repeating: 0, count: qn)
         while evictedEnd - firstUnblocked >= size {
             for h in 0..<spec.queryHeads {
                 let g = h / group
-                var scored: [(score: Float, position: Int)] = []
+                var scored: [(score: Double, position: Int)] = []
                 for m in firstUnblocked..<(firstUnblocked + size) {
-                    // Σ of the queries q_m … q_(m+nLocal−1) of head h, rotated at the far position.
-                    let upper = prefixSums + ((m + policy.nLocal) % prefixRows) * qn + h * hd
-                    let lower = prefixSums + (m % prefixRows) * qn + h * hd
-                    for d in 0..<hd { windowSum[d] = upper[d] - lower[d] }
-                    for d in 0..<hd { farKey[d] = Float(windowSum[d]) }
-                    farQueries.rotate(&farKey, count: 1)
-                    memory.copyKey(head: g, position: m, into: &key)
-                    var s: Float = 0
-                    for d in 0..<hd { s += farKey[d] * key[d] }
-                    scored.append((s, m))
+                    scored.append((pendingScores[(m % pendingRows) * spec.queryHeads + h], m))
                 }
                 let top = scored.sorted { $0.score > $1.score || ($0.score == $1.score && $0.position < $1.position) }
                     .prefix(policy.representatives)
@@ -212,7 +224,7 @@ public final class InfLLMAttention: AttentionLayer {
 
     public var stateBytes: Int {
         local.bytes + memory.bytes + representatives.count * MemoryLayout<Float>.size
-            + prefixRows * spec.queryHeads * spec.headDim * MemoryLayout<Double>.size
+            + (rotatedQuerySum.count + pendingRows * spec.queryHeads) * MemoryLayout<Double>.size
     }
 
     public func stateBytes(afterPositions positions: Int) -> Int {

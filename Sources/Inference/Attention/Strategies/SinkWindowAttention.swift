@@ -98,8 +98,7 @@ final class SinkWindowAttention: AttentionLayer {
         self.window = window
         self.farQueryPosition = farQueryPosition
         self.rotateSinkKeys = rotateSinkKeys
-        local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim,
-                              capacity: KeyValueStore.ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens), isRing: true)
+        local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: window, maxChunkTokens: spec.maxChunkTokens)
         sinkStore = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.fixedCapacity(positions: sinks),
                                   isRing: false)
         farQueries = FarQueries(spec: spec, position: farQueryPosition)
@@ -108,7 +107,7 @@ final class SinkWindowAttention: AttentionLayer {
     /// Bytes of the window ring, the sinks and (`keepsMiddleKeys`: LM-Infinite's top-k middle
     /// tokens) every raw key and value, after `positions` positions, without making the layer.
     static func stateBytes(_ spec: AttentionLayerSpec, sinks: Int, window: Int, keepsMiddleKeys: Bool, afterPositions positions: Int) -> Int {
-        let ring = KeyValueStore.ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens)
+        let ring = KeyValueStore.windowCapacity(window: window, maxChunkTokens: spec.maxChunkTokens, positions: positions)
         let kept = KeyValueStore.fixedCapacity(positions: sinks) + (keepsMiddleKeys ? KeyValueStore.growableCapacity(positions: positions) : 0)
         return KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: ring + kept)
     }
