@@ -1,11 +1,12 @@
 import Foundation
 import Bench
 import Inference
+import GGUF
 import Kernels
 
 /// `lmbench bench`: prefill and decode speed of the engine at several prompt lengths, with memory.
 enum BenchCommand {
-    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--hog N] [--json] | --matvec"
+    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--hog N] [--json] | --matvec | --gemm"
     static let summary = """
         For each length, runs a prompt of exactly that many tokens (English filler text) through the
         model with full attention, then decodes --decode-tokens tokens after it (ignoring stop tokens).
@@ -17,7 +18,9 @@ enum BenchCommand {
         each for the whole benchmark, to measure how the engine copes with a shared machine.
         --matvec instead times the decoding mat-vec kernels: for each weight type, every matrix of
         that type in the model times one vector, as GB/s of weights read (the roofline is the
-        machine's memory bandwidth).
+        machine's memory bandwidth). --gemm times the prefill GEMM the same way, every matrix but
+        the token embedding times a --chunk-size-row input, as GFLOP/s beside this machine's f32 FMA
+        peak, measured first (twelve independent FMA chains per thread on every thread).
         """
     static let options: [CommandLineOptions.Option] = [
         ModelLocation.modelOption,
@@ -28,6 +31,7 @@ enum BenchCommand {
         ModelLocation.threadsOption,
         .init(name: "hog", valueName: "N", help: "Keep N cores busy with other processes while benchmarking (default 0)."),
         .init(name: "matvec", valueName: nil, help: "Time the decoding mat-vec kernels per weight type instead."),
+        .init(name: "gemm", valueName: nil, help: "Time the prefill GEMM per weight type against the measured FMA peak instead."),
         .init(name: "json", valueName: nil, help: "Print one JSON object."),
     ]
 
@@ -70,6 +74,7 @@ enum BenchCommand {
         let hogs = try o.int("hog", default: 0, in: 0...256)
         let loaded = try ModelLocation.load(o)
         if o.flag("matvec") { return try matvec(loaded, repeats: repeats, json: o.flag("json")) }
+        if o.flag("gemm") { return try gemm(loaded, rows: chunk, repeats: repeats, json: o.flag("json")) }
         let generator = Generator(loaded, chunkSize: chunk)
         let json = o.flag("json")
         // Refuse lengths that cannot fit before spending time on any of them.
@@ -145,13 +150,8 @@ enum BenchCommand {
     /// times one vector, as one pass (the order a forward pass reads them in); the figure is the
     /// median over passes.
     static func matvec(_ loaded: LoadedModel, repeats: Int, json: Bool) throws {
-        // As decoding reads them: re-encoded where the engine re-encodes at load.
         let reencoded = ReencodedWeights(parallelism: loaded.context.parallelism)
-        let matrices = try loaded.file.tensors.filter { $0.shape.count == 2 }.map { tensor -> (type: String, matrix: WeightMatrix) in
-            let stored = try WeightMatrix(tensor, in: loaded.file)
-            guard let copy = reencoded.reencoded(stored) else { return ("\(stored.type)", stored) }
-            return ("\(stored.type)→\(copy.type)", copy)
-        }
+        let matrices = try weightMatrices(loaded, reencoded)
         let widest = matrices.map { max($0.matrix.rows, $0.matrix.cols) }.max() ?? 0
         let x = UnsafeMutablePointer<Float>.allocate(capacity: widest), y = UnsafeMutablePointer<Float>.allocate(capacity: widest)
         defer { x.deallocate(); y.deallocate() }
@@ -184,6 +184,79 @@ enum BenchCommand {
         for r in rows {
             print(r.type.padding(toLength: 10, withPad: " ", startingAt: 0)
                   + String(format: "  %8d  %6.1f  %8.0f  %6.1f", r.matrices, Double(r.bytes) / 1_048_576, r.microseconds_per_pass, r.gigabytes_per_second))
+        }
+    }
+
+    /// The model's matrices as the engine reads them (re-encoded where it re-encodes at load), each
+    /// labelled with its type.
+    static func weightMatrices(_ loaded: LoadedModel, _ reencoded: ReencodedWeights,
+                               including: (GGUFTensor) -> Bool = { _ in true }) throws -> [(type: String, matrix: WeightMatrix)] {
+        try loaded.file.tensors.filter { $0.shape.count == 2 && including($0) }.map { tensor in
+            let stored = try WeightMatrix(tensor, in: loaded.file)
+            guard let copy = reencoded.reencoded(stored) else { return ("\(stored.type)", stored) }
+            return ("\(stored.type)→\(copy.type)", copy)
+        }
+    }
+
+    struct GemmRow: Encodable {
+        let type: String
+        let matrices: Int
+        let gigaflops: Double
+        let share_of_peak: Double
+        let milliseconds_per_pass: Double
+    }
+
+    struct GemmReport: Encodable {
+        let model: String
+        let threads: Int
+        let input_rows: Int
+        let peak_gigaflops: Double
+        let peak_method: String
+        let rows: [GemmRow]
+    }
+
+    /// Prefill GEMM throughput per weight type: every matrix of one type (the token embedding aside:
+    /// prefill applies the output head to one row) times a `rows`-row input, as one pass; the figure
+    /// is the median over passes, beside the measured FMA peak.
+    static func gemm(_ loaded: LoadedModel, rows inputRows: Int, repeats: Int, json: Bool) throws {
+        let threads = loaded.context.parallelism.threads
+        let peak = PeakThroughput.fmaGigaflops(threads: threads)
+        let reencoded = ReencodedWeights(parallelism: loaded.context.parallelism)
+        let matrices = try weightMatrices(loaded, reencoded) { $0.name != "token_embd.weight" }
+        let widest = matrices.map { max($0.matrix.rows, $0.matrix.cols) }.max() ?? 0
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: inputRows * widest), y = UnsafeMutablePointer<Float>.allocate(capacity: inputRows * widest)
+        defer { x.deallocate(); y.deallocate() }
+        var seed: UInt32 = 1
+        for i in 0..<(inputRows * widest) { seed = seed &* 1_664_525 &+ 1_013_904_223; x[i] = Float(Int32(bitPattern: seed) >> 8) / Float(1 << 23) }
+        var rows: [GemmRow] = []
+        for (type, group) in Dictionary(grouping: matrices, by: \.type).mapValues({ $0.map(\.matrix) }).sorted(by: { $0.key < $1.key }) {
+            let flops = group.reduce(0.0) { $0 + 2 * Double(inputRows) * Double($1.rows) * Double($1.cols) }
+            // Enough passes for about 2 seconds at the peak, at least 3.
+            let passes = max(3, repeats, Int(2 * peak * 1e9 / max(1, flops)))
+            var seconds: [Double] = []
+            for _ in 0..<passes {
+                let start = DispatchTime.now().uptimeNanoseconds
+                for w in group { loaded.context.matmul(x, rows: inputRows, w, y) }
+                seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let t = median(seconds)
+            rows.append(GemmRow(type: type, matrices: group.count, gigaflops: flops / t / 1e9, share_of_peak: flops / t / 1e9 / peak,
+                                milliseconds_per_pass: t * 1e3))
+        }
+        let method = "best of 3 runs of 12 independent 8-wide FMA chains on each of \(threads) threads"
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let report = GemmReport(model: loaded.path, threads: threads, input_rows: inputRows, peak_gigaflops: peak, peak_method: method, rows: rows)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("model \(loaded.path), \(threads) threads: prefill GEMM, \(inputRows) input rows, f32 activations")
+        print(String(format: "f32 FMA peak %.1f GFLOP/s (measured: %@)", peak, method))
+        print("type        matrices  ms/pass   GFLOP/s  of peak")
+        for r in rows {
+            print(r.type.padding(toLength: 10, withPad: " ", startingAt: 0)
+                  + String(format: "  %8d  %7.1f  %8.1f  %6.0f%%", r.matrices, r.milliseconds_per_pass, r.gigaflops, r.share_of_peak * 100))
         }
     }
 

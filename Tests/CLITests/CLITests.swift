@@ -155,6 +155,26 @@ final class CLITests: XCTestCase {
         for row in rows { XCTAssertGreaterThan(row["gigabytes_per_second"] as? Double ?? 0, 0.1, "\(row)") }
     }
 
+    /// `bench --gemm` measures the FMA peak first and times every matrix but the token embedding, with
+    /// a throughput that is a plausible share of that peak (positive, not above 1.5 of it: timing noise
+    /// aside, a GEMM cannot beat the chip's multiply-add rate).
+    func testGemmBenchReportsEachWeightTypeAgainstTheMeasuredPeak() throws {
+        try requireModel()
+        let run = try lmbench(["bench", "--model", CLITests.modelPath, "--gemm", "--chunk-size", "48", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        XCTAssertGreaterThan(report["peak_gigaflops"] as? Double ?? 0, 1)
+        XCTAssertEqual(report["input_rows"] as? Int, 48)
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        XCTAssertEqual(Set(rows.compactMap { $0["type"] as? String }), ["Q4_K", "Q5_0→Q8_0", "Q6_K→I8", "Q8_0"])
+        XCTAssertEqual(rows.reduce(0) { $0 + ($1["matrices"] as? Int ?? 0) }, 18 * 7, "every layer matrix, not the embedding")
+        for row in rows {
+            let share = row["share_of_peak"] as? Double ?? 0
+            XCTAssertGreaterThan(share, 0.01, "\(row)")
+            XCTAssertLessThan(share, 1.5, "\(row)")
+        }
+    }
+
     func requireModel() throws {
         guard FileManager.default.fileExists(atPath: CLITests.modelPath) else {
             XCTFail("model not found at \(CLITests.modelPath): run `swift run -c release lmbench model fetch` (or set LMBENCH_MODEL)")
