@@ -56,6 +56,7 @@ enum BenchCommand {
         let threads: Int
         let hog_processes: Int
         let attention: String
+        let kernels: String
         let rows: [Row]
     }
 
@@ -97,6 +98,7 @@ enum BenchCommand {
         if !json {
             print("model \(loaded.path) (\(loaded.model.description.name)), \(threads) threads, attention: full"
                   + (hogs > 0 ? ", \(hogs) other processes keeping a core busy each" : ""))
+            print("kernels: \(KernelPath.summary())")
             print("length  prefill tok/s  TTFT s  decode tok/s  attention state  peak RSS  CPU share")
         }
         var rows: [Row] = []
@@ -133,7 +135,8 @@ enum BenchCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let report = Report(model: loaded.path, threads: threads, hog_processes: hogs, attention: "full", rows: rows)
+            let report = Report(model: loaded.path, threads: threads, hog_processes: hogs, attention: "full",
+                                kernels: KernelPath.summary(), rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
@@ -212,6 +215,7 @@ enum BenchCommand {
         let input_rows: Int
         let peak_gigaflops: Double
         let peak_method: String
+        let kernels: String
         let rows: [GemmRow]
     }
 
@@ -247,12 +251,14 @@ enum BenchCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let report = GemmReport(model: loaded.path, threads: threads, input_rows: inputRows, peak_gigaflops: peak, peak_method: method, rows: rows)
+            let report = GemmReport(model: loaded.path, threads: threads, input_rows: inputRows, peak_gigaflops: peak, peak_method: method,
+                                    kernels: KernelPath.summary(), rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
         print("model \(loaded.path), \(threads) threads: prefill GEMM, \(inputRows) input rows, f32 activations")
         print(String(format: "f32 FMA peak %.1f GFLOP/s (measured: %@)", peak, method))
+        print("kernels: \(KernelPath.summary())")
         print("type        matrices  ms/pass   GFLOP/s  of peak")
         for r in rows {
             print(r.type.padding(toLength: 10, withPad: " ", startingAt: 0)

@@ -165,6 +165,7 @@ final class CLITests: XCTestCase {
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         XCTAssertGreaterThan(report["peak_gigaflops"] as? Double ?? 0, 1)
         XCTAssertEqual(report["input_rows"] as? Int, 48)
+        XCTAssertTrue((report["kernels"] as? String ?? "").hasPrefix("AVX2 + FMA + F16C"), "the kernel path is printed")
         let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
         XCTAssertEqual(Set(rows.compactMap { $0["type"] as? String }), ["Q4_K", "Q5_0→Q8_0", "Q6_K→I8", "Q8_0"])
         XCTAssertEqual(rows.reduce(0) { $0 + ($1["matrices"] as? Int ?? 0) }, 18 * 7, "every layer matrix, not the embedding")
