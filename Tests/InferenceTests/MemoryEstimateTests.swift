@@ -29,16 +29,19 @@ final class MemoryEstimateTests: XCTestCase {
     func testEstimateEqualsTheBuiltStatesFigure() throws {
         let model = try TestModel.require().model
         for policy in try Self.policies(model.description) {
-            let state = SequenceState(model: model, policy: policy, maxChunkTokens: Self.chunk)
-            for positions in [0, 1, 100, 5000, 1 << 20] {
-                XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: positions),
-                               state.attentionStateBytes(afterPositions: positions), "\(Self.label(policy)), \(positions) positions")
+            for reserved in [0, 5000] {
+                let state = SequenceState(model: model, policy: policy, maxChunkTokens: Self.chunk, reservedPositions: reserved)
+                for positions in [0, 1, 100, 5000, 1 << 20] {
+                    XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, reservedPositions: reserved, afterPositions: positions),
+                                   state.attentionStateBytes(afterPositions: positions), "\(Self.label(policy)), \(reserved) reserved, \(positions) positions")
+                }
             }
         }
     }
 
-    /// 700 prompt tokens in chunks of 256 (the full-attention stores grow twice), then 4 decoded
-    /// tokens: the estimate for each position count is what the state then holds.
+    /// 700 prompt tokens in chunks of 256, then 4 decoded tokens, in a state made with no
+    /// reservation (the full-attention stores grow twice) and in one made for the 704 positions the
+    /// run reaches: the estimate for each position count is what the state then holds.
     func testEstimateEqualsTheStateAfterARun() throws {
         let loaded = try TestModel.require()
         let model = loaded.model
@@ -48,23 +51,49 @@ final class MemoryEstimateTests: XCTestCase {
         let logits = UnsafeMutablePointer<Float>.allocate(capacity: model.description.vocabularySize)
         defer { logits.deallocate() }
         for policy in try Self.policies(model.description) {
-            let state = SequenceState(model: model, policy: policy, maxChunkTokens: Self.chunk)
-            XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: 0), state.attentionStateBytes,
-                           "\(Self.label(policy)), new state")
+          for reserved in [0, prompt.count + 4] {
+            let state = SequenceState(model: model, policy: policy, maxChunkTokens: Self.chunk, reservedPositions: reserved)
+            func estimate(_ positions: Int) -> Int {
+                model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, reservedPositions: reserved, afterPositions: positions)
+            }
+            let label = "\(Self.label(policy)), \(reserved) reserved"
+            XCTAssertEqual(estimate(0), state.attentionStateBytes, "\(label), new state")
             prompt.withUnsafeBufferPointer { tokens in
                 for start in stride(from: 0, to: tokens.count, by: Self.chunk) {
                     let end = min(tokens.count, start + Self.chunk)
                     model.forward(UnsafeBufferPointer(rebasing: tokens[start..<end]), state: state, logits: end == tokens.count ? logits : nil)
                 }
             }
-            XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: prompt.count),
-                           state.attentionStateBytes, "\(Self.label(policy)), after the prompt")
+            XCTAssertEqual(estimate(prompt.count), state.attentionStateBytes, "\(label), after the prompt")
             for token in prompt.prefix(4) {
                 [token].withUnsafeBufferPointer { model.forward($0, state: state, logits: logits) }
             }
-            XCTAssertEqual(model.attentionStateBytes(policy: policy, maxChunkTokens: Self.chunk, afterPositions: prompt.count + 4),
-                           state.attentionStateBytes, "\(Self.label(policy)), after decoding")
+            XCTAssertEqual(estimate(prompt.count + 4), state.attentionStateBytes, "\(label), after decoding")
+            if reserved > 0 && policy is FullAttention {
+                // (The sliding-window layers' rings still grow to their window as positions come.)
+                for (layer, spec) in zip(state.layers, model.attentionLayerSpecs(maxChunkTokens: Self.chunk)) where spec.slidingWindow == nil {
+                    XCTAssertEqual(layer.stateBytes, layer.stateBytes(afterPositions: 0), "\(label): a global layer's store was made whole up front")
+                }
+            }
+          }
         }
+    }
+
+    /// A sequence of 8197 positions (an 8k prompt and a few new tokens) made for them holds 8208
+    /// slots in each global layer; grown by doubling it held 16384, nearly twice what it needs.
+    func testAReservedFullAttentionStateHoldsWhatItNeeds() throws {
+        let model = try TestModel.require().model
+        let d = model.description
+        let globalLayers = model.attentionLayerSpecs(maxChunkTokens: Self.chunk).filter { $0.slidingWindow == nil }.count
+        let bytesPerPosition = globalLayers * 2 * d.kvHeads * d.headDim * MemoryLayout<Float16>.size
+        let positions = 8197
+        func estimate(reserved: Int) -> Int {
+            model.attentionStateBytes(policy: FullAttention(), maxChunkTokens: Self.chunk, reservedPositions: reserved, afterPositions: positions)
+        }
+        XCTAssertEqual(estimate(reserved: 0) - estimate(reserved: positions), (16384 - 8208) * bytesPerPosition)
+        // A sequence that outgrows its reservation doubles from it: 112 slots (100 rounded up to a
+        // panel) doubled seven times.
+        XCTAssertEqual(estimate(reserved: 100) - estimate(reserved: positions), ((112 << 7) - 8208) * bytesPerPosition)
     }
 
     /// Past a million positions full attention's estimate grows by the keys and values of every

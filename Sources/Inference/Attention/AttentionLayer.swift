@@ -13,6 +13,9 @@ public struct AttentionLayerSpec: Sendable {
     public var trainedContextLength: Int
     /// Largest number of positions one forward call will bring (sizes ring buffers).
     public var maxChunkTokens: Int
+    /// Positions the sequence is expected to reach (prompt plus new tokens; 0 when not known): stores
+    /// that keep every position take that room at once.
+    public var reservedPositions = 0
 
     public init(layerIndex: Int, queryHeads: Int, kvHeads: Int, headDim: Int, rope: RotaryEmbedding,
                 slidingWindow: Int?, trainedContextLength: Int, maxChunkTokens: Int) {
@@ -155,13 +158,13 @@ final class CachedAttention: AttentionLayer {
         if let window {
             store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: window, maxChunkTokens: spec.maxChunkTokens)
         } else {
-            store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.initialGrowableCapacity, isRing: false)
+            store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, reserving: spec.reservedPositions)
         }
     }
 
     /// Slots of the cache after `positions` positions: a growable store, or a window ring.
     private static func capacity(_ spec: AttentionLayerSpec, window: Int?, positions: Int) -> Int {
-        guard let window else { return KeyValueStore.growableCapacity(positions: positions) }
+        guard let window else { return KeyValueStore.growableCapacity(reserving: spec.reservedPositions, positions: positions) }
         return KeyValueStore.windowCapacity(window: window, maxChunkTokens: spec.maxChunkTokens, positions: positions)
     }
 

@@ -72,8 +72,23 @@ final class KeyValueStore {
         min(growableCapacity(positions: positions), ringCapacity(window: window, maxChunkTokens: maxChunkTokens))
     }
 
-    /// Slots a growable store starts with.
+    /// Slots a growable store starts with when nothing says how long its sequence will be.
     static let initialGrowableCapacity = 256
+
+    /// A growable store with room for `reserved` positions from the start (0: not known; it starts
+    /// at 256 slots). A generation knows its prompt and new tokens: holding them in one allocation
+    /// made up front, rather than doubling as they come, never copies a store mid-run (a stall of
+    /// page faults that fell on the first decoded token whenever the sequence crossed a power of
+    /// two) and never holds up to twice what the sequence needs.
+    convenience init(kvHeads: Int, headDim: Int, reserving reserved: Int) {
+        self.init(kvHeads: kvHeads, headDim: headDim, capacity: KeyValueStore.growableCapacity(reserving: reserved, positions: 0), isRing: false)
+    }
+
+    /// Slots of such a store after `positions` positions: the reserved room, doubled only if the
+    /// sequence outgrows it.
+    static func growableCapacity(reserving reserved: Int, positions: Int) -> Int {
+        growableCapacity(initial: reserved > 0 ? fixedCapacity(positions: reserved) : initialGrowableCapacity, positions: positions)
+    }
 
     /// Slots a growable store that started with `initial` slots has once it holds `positions`
     /// positions: `initial` doubled until it fits. Doubling from the current capacity reaches the

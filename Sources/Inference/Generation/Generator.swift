@@ -102,8 +102,8 @@ public final class Generator {
         precondition(!prompt.isEmpty, "a prompt needs at least one token")
         let vocabulary = model.description.vocabularySize
         try requireInVocabulary(prompt)
-        try requireMemory(forPositions: prompt.count + request.maxNewTokens, policy: policy)
-        let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize)
+        let positions = prompt.count + request.maxNewTokens
+        try requireMemory(forPositions: positions, policy: policy)
         let tokenizer = loaded.tokenizer
         let stops = request.stopTokens ?? tokenizer.stopTokens
         let stopStrings = StopStringSearch(request.stopStrings)
@@ -111,6 +111,8 @@ public final class Generator {
         defer { logits.deallocate() }
 
         let start = DispatchTime.now().uptimeNanoseconds
+        // Made inside the timed prefill: allocating the state is part of answering the prompt.
+        let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize, reservedPositions: positions)
         func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
         func checkTime(promptDone: Int, newTokens: Int) throws {
             if let limit = request.timeLimit, seconds(since: start) > limit {
@@ -180,13 +182,14 @@ public final class Generator {
         }
     }
 
-    /// Fails with `ModelError.outOfMemory` when the attention state for `positions` positions, and
-    /// `promptBytes` for the prompt itself when it is yet to be built, would not fit in the memory
-    /// available now, before any work is done. The state's figure comes from the layer specs alone:
-    /// no state is allocated to find it.
+    /// Fails with `ModelError.outOfMemory` when the attention state of a sequence made for
+    /// `positions` positions (as `generate` and scoring make it), and `promptBytes` for the prompt
+    /// itself when it is yet to be built, would not fit in the memory available now, before any work
+    /// is done. The state's figure comes from the layer specs alone: no state is allocated to find it.
     public func requireMemory(forPositions positions: Int, policy: AttentionPolicy = FullAttention(), promptBytes: Int = 0) throws {
         guard let available = ProcessMemory.availableBytes else { return }
-        let needed = loaded.model.attentionStateBytes(policy: policy, maxChunkTokens: chunkSize, afterPositions: positions) + promptBytes
+        let needed = loaded.model.attentionStateBytes(policy: policy, maxChunkTokens: chunkSize, reservedPositions: positions, afterPositions: positions)
+            + promptBytes
         // Keep a margin for activations, scratch and the page cache of the weights.
         if needed > available - (256 << 20) {
             let prompt = promptBytes > 0 ? "building the prompt (\(promptBytes >> 20) MiB) and " : ""

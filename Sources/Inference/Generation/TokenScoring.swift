@@ -26,7 +26,7 @@ extension Generator {
         try requireInVocabulary(tokens)
         try requireMemory(forPositions: tokens.count, policy: policy)
         let model = loaded.model
-        let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize)
+        let state = SequenceState(model: model, policy: policy, maxChunkTokens: chunkSize, reservedPositions: tokens.count)
         let values = UnsafeMutablePointer<Float>.allocate(capacity: chunkSize)
         defer { values.deallocate() }
         let start = DispatchTime.now().uptimeNanoseconds

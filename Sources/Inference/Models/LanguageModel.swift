@@ -37,18 +37,30 @@ extension LanguageModel {
         forward(tokens, state: state, output: logits.map { .lastLogits($0) } ?? .none)
     }
 
-    /// Per-layer attention for a new sequence: native sliding-window layers keep their window;
-    /// global layers attend as `policy` says.
-    public func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int) -> [AttentionLayer] {
-        let ropeTables = RotaryTableCache()
-        return attentionLayerSpecs(maxChunkTokens: maxChunkTokens).map { $0.makeLayer(policy: policy, ropeTables: ropeTables) }
+    /// The layer specs for a sequence expected to reach `reservedPositions` positions (0: not known).
+    func attentionLayerSpecs(maxChunkTokens: Int, reservedPositions: Int) -> [AttentionLayerSpec] {
+        attentionLayerSpecs(maxChunkTokens: maxChunkTokens).map { spec in
+            var spec = spec
+            spec.reservedPositions = reservedPositions
+            return spec
+        }
     }
 
-    /// Bytes the attention state of a sequence under `policy` holds after `positions` positions,
-    /// worked out from the layer specs without making any layer (the figure of
-    /// `SequenceState.attentionStateBytes(afterPositions:)`).
-    public func attentionStateBytes(policy: AttentionPolicy, maxChunkTokens: Int, afterPositions positions: Int) -> Int {
-        attentionLayerSpecs(maxChunkTokens: maxChunkTokens).reduce(0) { $0 + $1.stateBytes(policy: policy, afterPositions: positions) }
+    /// Per-layer attention for a new sequence: native sliding-window layers keep their window;
+    /// global layers attend as `policy` says. Stores that keep every position start with room for
+    /// `reservedPositions` (0: not known; they grow as positions come).
+    public func makeAttentionLayers(policy: AttentionPolicy, maxChunkTokens: Int, reservedPositions: Int = 0) -> [AttentionLayer] {
+        let ropeTables = RotaryTableCache()
+        return attentionLayerSpecs(maxChunkTokens: maxChunkTokens, reservedPositions: reservedPositions)
+            .map { $0.makeLayer(policy: policy, ropeTables: ropeTables) }
+    }
+
+    /// Bytes the attention state of a sequence under `policy`, made with room for `reservedPositions`,
+    /// holds after `positions` positions, worked out from the layer specs without making any layer
+    /// (the figure of `SequenceState.attentionStateBytes(afterPositions:)`).
+    public func attentionStateBytes(policy: AttentionPolicy, maxChunkTokens: Int, reservedPositions: Int = 0, afterPositions positions: Int) -> Int {
+        attentionLayerSpecs(maxChunkTokens: maxChunkTokens, reservedPositions: reservedPositions)
+            .reduce(0) { $0 + $1.stateBytes(policy: policy, afterPositions: positions) }
     }
 }
 
@@ -59,9 +71,11 @@ public final class SequenceState {
     public let policy: AttentionPolicy
     public internal(set) var position = 0
 
-    public init(model: LanguageModel, policy: AttentionPolicy, maxChunkTokens: Int) {
+    /// A new sequence; `reservedPositions` (prompt plus new tokens, when known) sizes the stores that
+    /// keep every position up front.
+    public init(model: LanguageModel, policy: AttentionPolicy, maxChunkTokens: Int, reservedPositions: Int = 0) {
         self.policy = policy
-        layers = model.makeAttentionLayers(policy: policy, maxChunkTokens: maxChunkTokens)
+        layers = model.makeAttentionLayers(policy: policy, maxChunkTokens: maxChunkTokens, reservedPositions: reservedPositions)
     }
 
     /// Bytes held by all layers' attention state.

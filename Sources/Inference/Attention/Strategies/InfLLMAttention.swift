@@ -71,7 +71,7 @@ public final class InfLLMAttention: AttentionLayer {
         self.policy = policy
         self.ropeTables = ropeTables
         local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens)
-        memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.initialGrowableCapacity, isRing: false)
+        memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, reserving: spec.reservedPositions)
         farQueries = FarQueries(spec: spec, position: policy.nLocal - 1)
         rotatedQuerySum = [Double](repeating: 0, count: spec.queryHeads * spec.headDim)
         pendingRows = InfLLMAttention.pendingRows(spec, policy: policy)
@@ -102,7 +102,7 @@ public final class InfLLMAttention: AttentionLayer {
         let keysAndValues = KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim,
                                                 capacity: KeyValueStore.windowCapacity(window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens,
                                                                                        positions: positions)
-                                                    + KeyValueStore.growableCapacity(positions: positions))
+                                                    + KeyValueStore.growableCapacity(reserving: spec.reservedPositions, positions: positions))
         return keysAndValues + sealedBlockCount(policy: policy, afterPositions: positions) * queryWidth * MemoryLayout<Float>.size
             + (queryWidth + pendingRows(spec, policy: policy) * spec.queryHeads) * MemoryLayout<Double>.size
     }

@@ -108,7 +108,7 @@ final class SinkWindowAttention: AttentionLayer {
     /// tokens) every raw key and value, after `positions` positions, without making the layer.
     static func stateBytes(_ spec: AttentionLayerSpec, sinks: Int, window: Int, keepsMiddleKeys: Bool, afterPositions positions: Int) -> Int {
         let ring = KeyValueStore.windowCapacity(window: window, maxChunkTokens: spec.maxChunkTokens, positions: positions)
-        let kept = KeyValueStore.fixedCapacity(positions: sinks) + (keepsMiddleKeys ? KeyValueStore.growableCapacity(positions: positions) : 0)
+        let kept = KeyValueStore.fixedCapacity(positions: sinks) + (keepsMiddleKeys ? KeyValueStore.growableCapacity(reserving: spec.reservedPositions, positions: positions) : 0)
         return KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: ring + kept)
     }
 
@@ -175,7 +175,7 @@ final class MiddleTopK {
     init(spec: AttentionLayerSpec, k: Int, insertAt: Int, farQueryPosition: Int) {
         self.spec = spec
         self.k = k
-        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.initialGrowableCapacity, isRing: false)
+        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, reserving: spec.reservedPositions)
         toInsertPosition = FarQueries(spec: spec, position: insertAt - farQueryPosition)
         keyShift = FarQueries(spec: spec, position: farQueryPosition - insertAt)
         chosen = KeyValueStore(kvHeads: 1, headDim: spec.headDim, capacity: KeyValueStore.fixedCapacity(positions: k), isRing: false)
