@@ -156,16 +156,16 @@ final class CachedAttention: AttentionLayer {
         self.window = window
         self.ropeTables = ropeTables
         if let window {
-            store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: window, maxChunkTokens: spec.maxChunkTokens)
+            store = KeyValueStore(window: window, of: spec)
         } else {
-            store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, reserving: spec.reservedPositions)
+            store = KeyValueStore(everyPositionOf: spec)
         }
     }
 
     /// Slots of the cache after `positions` positions: a growable store, or a window ring.
     private static func capacity(_ spec: AttentionLayerSpec, window: Int?, positions: Int) -> Int {
         guard let window else { return KeyValueStore.growableCapacity(reserving: spec.reservedPositions, positions: positions) }
-        return KeyValueStore.windowCapacity(window: window, maxChunkTokens: spec.maxChunkTokens, positions: positions)
+        return KeyValueStore.windowCapacity(window: window, of: spec, positions: positions)
     }
 
     /// Bytes of the cache of a layer made with `window` after `positions` positions, without making it.

@@ -59,29 +59,31 @@ final class KeyValueStore {
     /// `maxChunkTokens` more.
     static func ringCapacity(window: Int, maxChunkTokens: Int) -> Int { fixedCapacity(positions: window + maxChunkTokens) }
 
-    /// A ring for the last `window` positions that starts small and grows to its full size as
-    /// positions come: a window longer than the sequences run (a model file's, or LM-Infinite's at the
-    /// trained length on a short prompt) costs only what it holds.
-    convenience init(kvHeads: Int, headDim: Int, window: Int, maxChunkTokens: Int) {
-        self.init(kvHeads: kvHeads, headDim: headDim, capacity: KeyValueStore.windowCapacity(window: window, maxChunkTokens: maxChunkTokens, positions: 0),
-                  isRing: true, ringGrowsTo: KeyValueStore.ringCapacity(window: window, maxChunkTokens: maxChunkTokens))
+    /// A ring for the last `window` positions of a layer's sequence. It starts with room for the
+    /// positions the sequence is expected to reach (or small, when that is not known) and grows to
+    /// its full size only as positions come: a window longer than the sequence (a model file's, or
+    /// LM-Infinite's at the trained length on a short prompt) costs only what the sequence needs.
+    convenience init(window: Int, of spec: AttentionLayerSpec) {
+        self.init(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.windowCapacity(window: window, of: spec, positions: 0),
+                  isRing: true, ringGrowsTo: KeyValueStore.ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens))
     }
 
     /// Slots of such a window ring after `positions` positions.
-    static func windowCapacity(window: Int, maxChunkTokens: Int, positions: Int) -> Int {
-        min(growableCapacity(positions: positions), ringCapacity(window: window, maxChunkTokens: maxChunkTokens))
+    static func windowCapacity(window: Int, of spec: AttentionLayerSpec, positions: Int) -> Int {
+        min(growableCapacity(reserving: spec.reservedPositions, positions: positions), ringCapacity(window: window, maxChunkTokens: spec.maxChunkTokens))
     }
 
     /// Slots a growable store starts with when nothing says how long its sequence will be.
     static let initialGrowableCapacity = 256
 
-    /// A growable store with room for `reserved` positions from the start (0: not known; it starts
-    /// at 256 slots). A generation knows its prompt and new tokens: holding them in one allocation
+    /// A growable store for a layer's sequence, with room from the start for the positions it is
+    /// expected to reach (`spec.reservedPositions`; when that is not known, it starts at 256 slots). A generation knows its prompt and new tokens: holding them in one allocation
     /// made up front, rather than doubling as they come, never copies a store mid-run (a stall of
     /// page faults that fell on the first decoded token whenever the sequence crossed a power of
     /// two) and never holds up to twice what the sequence needs.
-    convenience init(kvHeads: Int, headDim: Int, reserving reserved: Int) {
-        self.init(kvHeads: kvHeads, headDim: headDim, capacity: KeyValueStore.growableCapacity(reserving: reserved, positions: 0), isRing: false)
+    convenience init(everyPositionOf spec: AttentionLayerSpec) {
+        self.init(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.growableCapacity(reserving: spec.reservedPositions, positions: 0),
+                  isRing: false)
     }
 
     /// Slots of such a store after `positions` positions: the reserved room, doubled only if the

@@ -70,8 +70,8 @@ public final class InfLLMAttention: AttentionLayer {
         self.spec = spec
         self.policy = policy
         self.ropeTables = ropeTables
-        local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens)
-        memory = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, reserving: spec.reservedPositions)
+        local = KeyValueStore(window: policy.nLocal, of: spec)
+        memory = KeyValueStore(everyPositionOf: spec)
         farQueries = FarQueries(spec: spec, position: policy.nLocal - 1)
         rotatedQuerySum = [Double](repeating: 0, count: spec.queryHeads * spec.headDim)
         pendingRows = InfLLMAttention.pendingRows(spec, policy: policy)
@@ -100,8 +100,7 @@ public final class InfLLMAttention: AttentionLayer {
     static func stateBytes(_ spec: AttentionLayerSpec, policy: InfLLM, afterPositions positions: Int) -> Int {
         let queryWidth = spec.queryHeads * spec.headDim
         let keysAndValues = KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim,
-                                                capacity: KeyValueStore.windowCapacity(window: policy.nLocal, maxChunkTokens: spec.maxChunkTokens,
-                                                                                       positions: positions)
+                                                capacity: KeyValueStore.windowCapacity(window: policy.nLocal, of: spec, positions: positions)
                                                     + KeyValueStore.growableCapacity(reserving: spec.reservedPositions, positions: positions))
         return keysAndValues + sealedBlockCount(policy: policy, afterPositions: positions) * queryWidth * MemoryLayout<Float>.size
             + (queryWidth + pendingRows(spec, policy: policy) * spec.queryHeads) * MemoryLayout<Double>.size

@@ -98,7 +98,7 @@ final class SinkWindowAttention: AttentionLayer {
         self.window = window
         self.farQueryPosition = farQueryPosition
         self.rotateSinkKeys = rotateSinkKeys
-        local = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, window: window, maxChunkTokens: spec.maxChunkTokens)
+        local = KeyValueStore(window: window, of: spec)
         sinkStore = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: KeyValueStore.fixedCapacity(positions: sinks),
                                   isRing: false)
         farQueries = FarQueries(spec: spec, position: farQueryPosition)
@@ -107,7 +107,7 @@ final class SinkWindowAttention: AttentionLayer {
     /// Bytes of the window ring, the sinks and (`keepsMiddleKeys`: LM-Infinite's top-k middle
     /// tokens) every raw key and value, after `positions` positions, without making the layer.
     static func stateBytes(_ spec: AttentionLayerSpec, sinks: Int, window: Int, keepsMiddleKeys: Bool, afterPositions positions: Int) -> Int {
-        let ring = KeyValueStore.windowCapacity(window: window, maxChunkTokens: spec.maxChunkTokens, positions: positions)
+        let ring = KeyValueStore.windowCapacity(window: window, of: spec, positions: positions)
         let kept = KeyValueStore.fixedCapacity(positions: sinks) + (keepsMiddleKeys ? KeyValueStore.growableCapacity(reserving: spec.reservedPositions, positions: positions) : 0)
         return KeyValueStore.bytes(kvHeads: spec.kvHeads, headDim: spec.headDim, capacity: ring + kept)
     }
@@ -175,7 +175,7 @@ final class MiddleTopK {
     init(spec: AttentionLayerSpec, k: Int, insertAt: Int, farQueryPosition: Int) {
         self.spec = spec
         self.k = k
-        store = KeyValueStore(kvHeads: spec.kvHeads, headDim: spec.headDim, reserving: spec.reservedPositions)
+        store = KeyValueStore(everyPositionOf: spec)
         toInsertPosition = FarQueries(spec: spec, position: insertAt - farQueryPosition)
         keyShift = FarQueries(spec: spec, position: farQueryPosition - insertAt)
         chosen = KeyValueStore(kvHeads: 1, headDim: spec.headDim, capacity: KeyValueStore.fixedCapacity(positions: k), isRing: false)
