@@ -199,3 +199,4 @@ CREATE TABLE sample_sources (
 );
 CREATE INDEX runs_by_key ON runs(key);
 COMMIT;
+PRAGMA user_version=5;
