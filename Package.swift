@@ -6,10 +6,14 @@ import PackageDescription
 let hostSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 // The hot code (kernels, and the engine whose per-token loops call them) also runs without runtime
 // overflow/bounds checks. The file parser (GGUF) keeps them: every number it reads is untrusted.
-let kernelSettings: [SwiftSetting] = hostSettings + [
+let uncheckedSettings: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"]),
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
 ]
+let kernelSettings: [SwiftSetting] = hostSettings + uncheckedSettings
+// The AVX-512 kernels are built for `cascadelake` (AVX-512 F, CD, BW, DQ, VL and VNNI, which Intel
+// Xeons since Cascade Lake and AMD Zen 4 have); Kernels calls them only on a CPU that has all of those.
+let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "cascadelake"])] + uncheckedSettings
 
 let package = Package(
     name: "lmbench",
@@ -25,7 +29,9 @@ let package = Package(
         // GGUF file format: mmap reader, metadata, tensor directory, ggml types, reference dequantizers.
         .target(name: "GGUF", swiftSettings: hostSettings),
         // Compute kernels: packed GEMM, quantized mat-vec, norms, RoPE, softmax, attention primitive.
-        .target(name: "Kernels", dependencies: ["GGUF"], swiftSettings: kernelSettings),
+        .target(name: "Kernels", dependencies: ["GGUF", "KernelsAVX512"], swiftSettings: kernelSettings),
+        // The AVX-512 path's micro-kernels (GEMM and attention tiles, decoding dot products).
+        .target(name: "KernelsAVX512", swiftSettings: avx512Settings),
         // Inference engine: tokenizer, model architectures, attention state, generation.
         .target(name: "Inference", dependencies: ["GGUF", "Kernels"], swiftSettings: kernelSettings),
         // The system SQLite library (Debian: libsqlite3-dev).
@@ -46,9 +52,10 @@ let package = Package(
         // Test support: a GGUF writer and block encoders written from the format description.
         .target(name: "GGUFTestSupport", path: "Tests/GGUFTestSupport"),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GGUFTestSupport"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport"]),
-        // Test support: the real model, loaded once per test process, and ../shared data.
-        .target(name: "ModelTestSupport", dependencies: ["Inference", "GGUF"], path: "Tests/ModelTestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "GGUFTestSupport", "ModelTestSupport"]),
+        // Test support: the real model, loaded once per test process, ../shared data, and a test case
+        // that runs each test on every kernel path the CPU supports.
+        .target(name: "ModelTestSupport", dependencies: ["Inference", "GGUF", "Kernels"], path: "Tests/ModelTestSupport"),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Kernels", "GGUF", "ModelTestSupport", "GGUFTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "StoreTestSupport"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Inference", "Results", "ModelTestSupport", "StoreTestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import KernelsAVX512
 
 /// The keys and values of one KV head over a contiguous run of cache slots, as attention reads them.
 ///
@@ -87,6 +88,7 @@ extension ComputeContext {
         precondition(headDim % GEMM.tileCols == 0, "attention needs a head size that is a multiple of 16")
         let blockRows = ComputeContext.attentionBlockRows
         let blocks = (rows + blockRows - 1) / blockRows
+        let path = self.path, tileRows = path.attentionTileRows
 
         // Visible panels of each span for each query block; the key splits cut this list.
         var panelRanges: [[Range<Int>]] = []
@@ -125,7 +127,7 @@ extension ComputeContext {
             let block = item / splits, split = item % splits
             let firstRow = block * blockRows
             let activeRows = min(blockRows, rows - firstRow)
-            let tiles = (activeRows + AttentionTile.rows - 1) / AttentionTile.rows
+            let tiles = (activeRows + tileRows - 1) / tileRows
             let chunkKeys = ComputeContext.attentionChunkKeys
             let qs = arena.buffer(worker: worker, slot: 3, count: blockRows * headDim)
             let farQs: UnsafeMutablePointer<Float>? = far == nil ? nil : arena.buffer(worker: worker, slot: 0, count: blockRows * headDim)
@@ -141,7 +143,7 @@ extension ComputeContext {
             }
             // Gather this block's query rows into a dense, zero-padded tile stack (and the far queries).
             func gather(_ source: UnsafePointer<Float>, into tile: UnsafeMutablePointer<Float>) {
-                for r in 0..<(tiles * AttentionTile.rows) {
+                for r in 0..<(tiles * tileRows) {
                     let dst = tile + r * headDim
                     if r < activeRows {
                         let row = firstRow + r
@@ -153,7 +155,7 @@ extension ComputeContext {
             }
             gather(q.queries, into: qs)
             if let far, let farQs { gather(far.queries, into: farQs) }
-            out.update(repeating: 0, count: tiles * AttentionTile.rows * headDim)
+            out.update(repeating: 0, count: tiles * tileRows * headDim)
             m.update(repeating: -.infinity, count: blockRows)
             l.update(repeating: 0, count: blockRows)
 
@@ -173,7 +175,7 @@ extension ComputeContext {
                 let isFar = s >= nearCount
                 while panel < end {
                     let count = min(chunkKeys / 16, end - panel)
-                    attendChunk(q, headDim: headDim, span: span, firstPanel: panel, panels: count,
+                    attendChunk(path, q, headDim: headDim, span: span, firstPanel: panel, panels: count,
                                 visibility: isFar ? .far(minimumDistance: farDistance) : .near(window: window),
                                 firstRow: firstRow, activeRows: activeRows, tiles: tiles,
                                 qs: isFar ? farQs! : qs, scores: scores, out: out, m: m, l: l, worker: worker)
@@ -226,7 +228,7 @@ extension ComputeContext {
     /// One chunk of at most `attentionChunkKeys` keys for one block of query rows: scores, the online
     /// softmax update, and the weighted sum of values.
     @inline(__always)
-    private func attendChunk(_ q: AttentionQueries, headDim: Int, span: KeyValueSpan, firstPanel: Int, panels: Int, visibility: Visibility,
+    private func attendChunk(_ path: KernelPath, _ q: AttentionQueries, headDim: Int, span: KeyValueSpan, firstPanel: Int, panels: Int, visibility: Visibility,
                              firstRow: Int, activeRows: Int, tiles: Int,
                              qs: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
                              m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>, worker: Int) {
@@ -234,16 +236,16 @@ extension ComputeContext {
         let keys = panels * 16
         let chunkFirst = span.firstPosition + firstPanel * 16
         let spanEnd = span.firstPosition + span.count
-        let tr = AttentionTile.rows
+        let tr = path.attentionTileRows
         let panel = { (p: Int) in span.keyPanels + (firstPanel + p) * headDim * 16 }
         for t in 0..<tiles {
             let a = qs + t * tr * headDim, c = scores + t * tr * ld
             var p = 0
             while p + 2 <= panels {
-                AttentionTile.wide(a, headDim, panel(p), panel(p + 1), 16, headDim, c + p * 16, ld, accumulate: false)
+                AttentionTile.wide(path, a, headDim, panel(p), panel(p + 1), 16, headDim, c + p * 16, ld, accumulate: false)
                 p += 2
             }
-            if p < panels { AttentionTile.narrow(a, headDim, panel(p), 16, headDim, c + p * 16, ld, accumulate: false) }
+            if p < panels { AttentionTile.narrow(path, a, headDim, panel(p), 16, headDim, c + p * 16, ld, accumulate: false) }
         }
         for r in 0..<(tiles * tr) {
             let row = scores + r * ld
@@ -276,10 +278,10 @@ extension ComputeContext {
             let a = scores + t * tr * ld, c = out + t * tr * headDim
             var d = 0
             while d + 32 <= headDim {
-                AttentionTile.wide(a, ld, values + d, values + d + 16, span.valueStride, keys, c + d, headDim, accumulate: true)
+                AttentionTile.wide(path, a, ld, values + d, values + d + 16, span.valueStride, keys, c + d, headDim, accumulate: true)
                 d += 32
             }
-            if d < headDim { AttentionTile.narrow(a, ld, values + d, span.valueStride, keys, c + d, headDim, accumulate: true) }
+            if d < headDim { AttentionTile.narrow(path, a, ld, values + d, span.valueStride, keys, c + d, headDim, accumulate: true) }
         }
     }
 }
@@ -335,9 +337,28 @@ enum Softmax {
 /// the inner loop (seen with perf at 8k tokens, where attention ran at a third of the GEMM's rate).
 /// Three rows by 32 columns hold the same twelve accumulators with three broadcasts and one widened
 /// load at a time, sixteen registers. The kernels stay out of line so that their register allocation
-/// is their own; `KernelCodeTests` checks them for spills.
+/// is their own; `KernelCodeTests` checks them for spills. This is the AVX2 path's tile; the AVX-512
+/// path's is 4 × 32 (`AVX512Kernels.attentionWide`), and the entry points taking a path run its tile.
 enum AttentionTile {
     static let rows = 3
+
+    @inline(__always)
+    static func wide(_ path: KernelPath, _ a: UnsafePointer<Float>, _ lda: Int, _ left: UnsafePointer<Float16>, _ right: UnsafePointer<Float16>,
+                     _ ldb: Int, _ k: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
+        switch path {
+        case .avx2: wide(a, lda, left, right, ldb, k, c, ldc, accumulate: accumulate)
+        case .avx512: AVX512Kernels.attentionWide(a, lda, left, right, ldb, k, c, ldc, accumulate: accumulate)
+        }
+    }
+
+    @inline(__always)
+    static func narrow(_ path: KernelPath, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float16>, _ ldb: Int, _ k: Int,
+                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
+        switch path {
+        case .avx2: narrow(a, lda, b, ldb, k, c, ldc, accumulate: accumulate)
+        case .avx512: AVX512Kernels.attentionNarrow(a, lda, b, ldb, k, c, ldc, accumulate: accumulate)
+        }
+    }
 
     @inline(never)
     static func wide(_ a: UnsafePointer<Float>, _ lda: Int, _ left: UnsafePointer<Float16>, _ right: UnsafePointer<Float16>,

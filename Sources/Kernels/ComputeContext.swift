@@ -1,9 +1,13 @@
 import GGUF
+import KernelsAVX512
 
 /// The thread count plus per-worker scratch that every kernel call shares. A model owns one; calls
 /// on one context must not overlap (the engine runs one forward pass at a time).
 public final class ComputeContext: @unchecked Sendable {
     public let parallelism: Parallelism
+    /// The instruction-set path of the kernels (`KernelPath.selected` unless given). Settable between
+    /// calls, so that one loaded model can be run on each path this CPU supports (tests, `bench`).
+    public var path: KernelPath
     let arena: ScratchArena
 
     /// Scratch slots per worker: 0 the GEMM's packed panel, or attention's queries rotated for far
@@ -12,8 +16,9 @@ public final class ComputeContext: @unchecked Sendable {
     /// (padded tail rows, the mat-vec input's 16-bit codes and scales, attention partials).
     static let scratchSlots = 8
 
-    public init(parallelism: Parallelism = .allCores) {
+    public init(parallelism: Parallelism = .allCores, path: KernelPath = .selected) {
         self.parallelism = parallelism
+        self.path = path
         arena = ScratchArena(workers: parallelism.threads, slots: ComputeContext.scratchSlots)
     }
 }
@@ -80,9 +85,20 @@ extension ComputeContext {
         QuantizedDot.groupSums16(x, cols, into: xsums16)
         QuantizedDot.quantize(x, cols, codes: codes, scales: inputScales)
         let input = QuantizedDot.DecodeInput(codes: codes, scales: inputScales)
+        let path = self.path
         forEachRowRange(of: jobs, rowsPerItem: matvecRowsPerItem) { job, rows, worker in
             let w = job.weights
             let (start, end) = (rows.lowerBound, rows.upperBound)
+            switch (w.type, path) {
+            case (.q8_0, .avx512):
+                AVX512Kernels.q8_0(w.data, rowBytes: w.rowBytes, rows: rows, codes: codes, scales: inputScales, cols: cols, into: job.output)
+                return
+            case (.i8, .avx512):
+                AVX512Kernels.int8Groups16(w.data, groupScales: w.groupScales!, rows: rows, codes: codes, scales: inputScales, cols: cols,
+                                           into: job.output)
+                return
+            default: break
+            }
             switch w.type {
             case .q8_0: for r in start..<end { job.output[r] = QuantizedDot.q8_0(w.row(r), input, cols) }
             case .q4_0: for r in start..<end { job.output[r] = QuantizedDot.q4_0(w.row(r), input, xsums, cols) }
@@ -110,11 +126,12 @@ extension ComputeContext {
     // MARK: - Several rows: packed GEMM
 
     private func gemm(_ x: UnsafePointer<Float>, rows: Int, cols k: Int, _ jobs: [MatMulJob]) {
-        let tr = GEMM.tileRows, tc = GEMM.tileCols
+        let path = self.path
+        let tr = path.gemmTileRows, tc = GEMM.tileCols
         let fullTiles = rows / tr, tailRows = rows % tr
         // The last, partial row tile is padded once and shared read-only by all workers.
         let paddedTail = arena.buffer(worker: 0, slot: 7, count: tr * k)
-        if tailRows > 0 { GEMM.padRows(x + fullTiles * tr * k, k, rows: tailRows, k: k, into: paddedTail) }
+        if tailRows > 0 { GEMM.padRows(x + fullTiles * tr * k, k, rows: tailRows, k: k, tileRows: tr, into: paddedTail) }
 
         forEachRowRange(of: jobs, rowsPerItem: { _ in tc }) { job, rows, worker in
             let w = job.weights, y = job.output
@@ -126,11 +143,11 @@ extension ComputeContext {
             let cScratch = arena.buffer(worker: worker, slot: 2, count: tr * tc)
             ComputeContext.pack(w, firstRow: firstRow, count: cols, rowBuffer: rowBuffer, into: panel)
             for t in 0..<fullTiles {
-                GEMM.edgeKernel(rows: tr, cols: cols, x + t * tr * k, k, panel, tc, k,
+                GEMM.edgeKernel(path, rows: tr, cols: cols, x + t * tr * k, k, panel, tc, k,
                                 y + t * tr * n + firstRow, n, accumulate: false, cScratch: cScratch)
             }
             if tailRows > 0 {
-                GEMM.edgeKernel(rows: tailRows, cols: cols, paddedTail, k, panel, tc, k,
+                GEMM.edgeKernel(path, rows: tailRows, cols: cols, paddedTail, k, panel, tc, k,
                                 y + fullTiles * tr * n + firstRow, n, accumulate: false, cScratch: cScratch)
             }
         }

@@ -1,3 +1,5 @@
+import KernelsAVX512
+
 /// Single-precision matrix multiply built around one register-blocked micro-kernel:
 ///
 ///     C[6 × 16] (+)= A[6 × k] · B[k × 16]
@@ -6,7 +8,8 @@
 /// contiguous elements (f32, or f16 widened on load) with row stride `ldb`. Twelve 8-wide accumulators stay in registers, so each
 /// step issues 12 FMAs for 2 loads of B and 6 broadcasts of A. It serves the weight GEMM (B = a
 /// dequantized, packed panel of 16 weight rows); attention, whose B is the f16 cache, has a kernel of
-/// its own shape (`AttentionTile`).
+/// its own shape (`AttentionTile`). This is the AVX2 path's tile; the AVX-512 path's is 8 × 16
+/// (`AVX512Kernels.gemmTile`), and `edgeKernel` runs the tile of the path it is given.
 public enum GEMM {
     public static let tileRows = 6
     public static let tileCols = 16
@@ -46,28 +49,39 @@ public enum GEMM {
         store8(c + 5 * ldc, c50); store8(c + 5 * ldc + 8, c51)
     }
 
-    /// The micro-kernel for a tile that may be smaller than 6 × 16 (`rows` ≤ 6, `cols` ≤ 16). Rows of
-    /// A past `rows` are read from `paddedA` (a 6-row copy, see `padRows`) and C goes through `cScratch`.
+    /// The full tile of `path`: `path.gemmTileRows` × 16.
     @inline(__always)
-    public static func edgeKernel(rows: Int, cols: Int,
-                                  _ a: UnsafePointer<Float>, _ lda: Int,
-                                  _ b: UnsafePointer<Float>, _ ldb: Int, _ k: Int,
-                                  _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool,
-                                  cScratch: UnsafeMutablePointer<Float>) {
-        if rows == tileRows && cols == tileCols {
-            microKernel(a, lda, b, ldb, k, c, ldc, accumulate: accumulate)
+    static func tile(_ path: KernelPath, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ k: Int,
+                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool) {
+        switch path {
+        case .avx2: microKernel(a, lda, b, ldb, k, c, ldc, accumulate: accumulate)
+        case .avx512: AVX512Kernels.gemmTile(a, lda, b, ldb, k, c, ldc, accumulate: accumulate)
+        }
+    }
+
+    /// The tile of `path` for a tile that may be smaller than its full one (`rows` ≤
+    /// `path.gemmTileRows`, `cols` ≤ 16). Rows of A past `rows` are read from `paddedA` (a full-height
+    /// copy, see `padRows`) and C goes through `cScratch`.
+    @inline(__always)
+    static func edgeKernel(_ path: KernelPath, rows: Int, cols: Int,
+                           _ a: UnsafePointer<Float>, _ lda: Int,
+                           _ b: UnsafePointer<Float>, _ ldb: Int, _ k: Int,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool,
+                           cScratch: UnsafeMutablePointer<Float>) {
+        if rows == path.gemmTileRows && cols == tileCols {
+            tile(path, a, lda, b, ldb, k, c, ldc, accumulate: accumulate)
             return
         }
         if accumulate {
             for r in 0..<rows { for j in 0..<cols { cScratch[r * tileCols + j] = c[r * ldc + j] } }
         }
-        microKernel(a, lda, b, ldb, k, cScratch, tileCols, accumulate: accumulate)
+        tile(path, a, lda, b, ldb, k, cScratch, tileCols, accumulate: accumulate)
         for r in 0..<rows { for j in 0..<cols { c[r * ldc + j] = cScratch[r * tileCols + j] } }
     }
 
-    /// Copies `rows` (< 6) rows of `k` floats into `dst` (6 × k), zero-filling the rest, so a partial
-    /// row tile can run through the full micro-kernel.
-    public static func padRows(_ src: UnsafePointer<Float>, _ lds: Int, rows: Int, k: Int, into dst: UnsafeMutablePointer<Float>) {
+    /// Copies `rows` (< `tileRows`) rows of `k` floats into `dst` (`tileRows` × k), zero-filling the
+    /// rest, so a partial row tile can run through the full micro-kernel.
+    static func padRows(_ src: UnsafePointer<Float>, _ lds: Int, rows: Int, k: Int, tileRows: Int, into dst: UnsafeMutablePointer<Float>) {
         for r in 0..<tileRows {
             if r < rows { (dst + r * k).update(from: src + r * lds, count: k) }
             else { (dst + r * k).update(repeating: 0, count: k) }

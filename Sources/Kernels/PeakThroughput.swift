@@ -1,13 +1,15 @@
 import Foundation
+import KernelsAVX512
 
 /// The f32 multiply-add peak of this machine as this build reaches it, for judging kernels against
 /// (`lmbench bench --gemm`). Measured, not computed from a clock and a datasheet: each thread runs
-/// twelve independent chains of 8-wide FMAs (enough to cover the FMA latency on both pipes of
-/// current x86 cores), so the figure is what the vector units give this process right now; the best
-/// of three runs is kept.
+/// twelve independent chains of FMAs as wide as the kernel path's vectors (enough to cover the FMA
+/// latency on both pipes of current x86 cores), so the figure is what the vector units give this
+/// process right now; the best of three runs is kept. (Zen 4 splits each 16-wide FMA in two, so its
+/// peak is the same on both paths; Intel's AVX-512 cores with two 512-bit FMA units double it.)
 public enum PeakThroughput {
     /// Billions of f32 operations per second (an FMA counts as two) on `threads` threads.
-    public static func fmaGigaflops(threads: Int) -> Double {
+    public static func fmaGigaflops(threads: Int, path: KernelPath) -> Double {
         let iterations = 100_000_000
         var best = 0.0
         for _ in 0..<3 {
@@ -17,7 +19,10 @@ public enum PeakThroughput {
                 done.enter()
                 Thread {
                     go.wait()
-                    sink(fmaChains(iterations, seed: Float(thread)))
+                    switch path {
+                    case .avx2: sink(fmaChains(iterations, seed: Float(thread)))
+                    case .avx512: sink(AVX512Kernels.fmaChains(iterations, seed: Float(thread)))
+                    }
                     done.leave()
                 }.start()
             }
@@ -25,10 +30,13 @@ public enum PeakThroughput {
             for _ in 0..<threads { go.signal() }
             done.wait()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = max(best, Double(threads * iterations * 12 * 8 * 2) / seconds / 1e9)
+            best = max(best, Double(threads * iterations * 12 * lanes(path) * 2) / seconds / 1e9)
         }
         return best
     }
+
+    /// Floats per FMA on `path`.
+    public static func lanes(_ path: KernelPath) -> Int { path == .avx512 ? 16 : 8 }
 
     /// Twelve accumulators a ← a + x·y, each its own dependency chain.
     @inline(never)

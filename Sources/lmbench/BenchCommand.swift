@@ -6,7 +6,7 @@ import Kernels
 
 /// `lmbench bench`: prefill and decode speed of the engine at several prompt lengths, with memory.
 enum BenchCommand {
-    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--hog N] [--json] | --matvec | --gemm"
+    static let usage = "lmbench bench [--model PATH] [--lengths 512,4k] [--decode-tokens N] [--threads N] [--kernels PATH] [--hog N] [--json] | --matvec | --gemm"
     static let summary = """
         For each length, runs a prompt of exactly that many tokens (English filler text) through the
         model with full attention, then decodes --decode-tokens tokens after it (ignoring stop tokens).
@@ -20,7 +20,9 @@ enum BenchCommand {
         that type in the model times one vector, as GB/s of weights read (the roofline is the
         machine's memory bandwidth). --gemm times the prefill GEMM the same way, every matrix but
         the token embedding times a --chunk-size-row input, as GFLOP/s beside this machine's f32 FMA
-        peak, measured first (twelve independent FMA chains per thread on every thread).
+        peak, measured first (twelve independent FMA chains per thread on every thread, as wide as the
+        kernel path's vectors). Every mode prints the kernel path it ran: the CPU's best (AVX-512 where
+        the CPU has AVX-512 F/CD/BW/DQ/VL and VNNI, else AVX2) unless --kernels picks another.
         """
     static let options: [CommandLineOptions.Option] = [
         ModelLocation.modelOption,
@@ -29,6 +31,7 @@ enum BenchCommand {
         .init(name: "chunk-size", valueName: "N", help: "Prompt tokens per forward pass (default 512)."),
         .init(name: "repeat", valueName: "N", help: "Runs per length; each figure is the median over them (default 1)."),
         ModelLocation.threadsOption,
+        .init(name: "kernels", valueName: "PATH", help: "Kernel path: avx512 or avx2 (default: $LMBENCH_KERNELS, else the best this CPU runs)."),
         .init(name: "hog", valueName: "N", help: "Keep N cores busy with other processes while benchmarking (default 0)."),
         .init(name: "matvec", valueName: nil, help: "Time the decoding mat-vec kernels per weight type instead."),
         .init(name: "gemm", valueName: nil, help: "Time the prefill GEMM per weight type against the measured FMA peak instead."),
@@ -73,7 +76,9 @@ enum BenchCommand {
         let chunk = try o.int("chunk-size", default: 512, in: 1...65536)
         let repeats = try o.int("repeat", default: 1, in: 1...100)
         let hogs = try o.int("hog", default: 0, in: 0...256)
+        let path = try o.string("kernels").map(KernelPath.named) ?? KernelPath.selected
         let loaded = try ModelLocation.load(o)
+        loaded.context.path = path
         if o.flag("matvec") { return try matvec(loaded, repeats: repeats, json: o.flag("json")) }
         if o.flag("gemm") { return try gemm(loaded, rows: chunk, repeats: repeats, json: o.flag("json")) }
         let generator = Generator(loaded, chunkSize: chunk)
@@ -98,7 +103,7 @@ enum BenchCommand {
         if !json {
             print("model \(loaded.path) (\(loaded.model.description.name)), \(threads) threads, attention: full"
                   + (hogs > 0 ? ", \(hogs) other processes keeping a core busy each" : ""))
-            print("kernels: \(KernelPath.summary())")
+            print("kernels: \(loaded.context.path.summary)")
             print("length  prefill tok/s  TTFT s  decode tok/s  attention state  peak RSS  CPU share")
         }
         var rows: [Row] = []
@@ -136,7 +141,7 @@ enum BenchCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let report = Report(model: loaded.path, threads: threads, hog_processes: hogs, attention: "full",
-                                kernels: KernelPath.summary(), rows: rows)
+                                kernels: loaded.context.path.summary, rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
@@ -224,7 +229,7 @@ enum BenchCommand {
     /// is the median over passes, beside the measured FMA peak.
     static func gemm(_ loaded: LoadedModel, rows inputRows: Int, repeats: Int, json: Bool) throws {
         let threads = loaded.context.parallelism.threads
-        let peak = PeakThroughput.fmaGigaflops(threads: threads)
+        let peak = PeakThroughput.fmaGigaflops(threads: threads, path: loaded.context.path)
         let reencoded = ReencodedWeights(parallelism: loaded.context.parallelism)
         let matrices = try weightMatrices(loaded, reencoded) { $0.name != "token_embd.weight" }
         let widest = matrices.map { max($0.matrix.rows, $0.matrix.cols) }.max() ?? 0
@@ -247,18 +252,18 @@ enum BenchCommand {
             rows.append(GemmRow(type: type, matrices: group.count, gigaflops: flops / t / 1e9, share_of_peak: flops / t / 1e9 / peak,
                                 milliseconds_per_pass: t * 1e3))
         }
-        let method = "best of 3 runs of 12 independent 8-wide FMA chains on each of \(threads) threads"
+        let method = "best of 3 runs of 12 independent \(PeakThroughput.lanes(loaded.context.path))-wide FMA chains on each of \(threads) threads"
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let report = GemmReport(model: loaded.path, threads: threads, input_rows: inputRows, peak_gigaflops: peak, peak_method: method,
-                                    kernels: KernelPath.summary(), rows: rows)
+                                    kernels: loaded.context.path.summary, rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
         print("model \(loaded.path), \(threads) threads: prefill GEMM, \(inputRows) input rows, f32 activations")
         print(String(format: "f32 FMA peak %.1f GFLOP/s (measured: %@)", peak, method))
-        print("kernels: \(KernelPath.summary())")
+        print("kernels: \(loaded.context.path.summary)")
         print("type        matrices  ms/pass   GFLOP/s  of peak")
         for r in rows {
             print(r.type.padding(toLength: 10, withPad: " ", startingAt: 0)

@@ -4,11 +4,12 @@ import Foundation
 /// Guards the release build's machine code against a cliff found with perf: a Swift SIMD operation
 /// that compiles to a call into generic standard-library code (such as `SIMD8<Float>(SIMD8<Int32>)`)
 /// inside a kernel's inner loop halved decoding speed. No function of the Kernels module may call
-/// into the standard library's generic SIMD implementations.
-/// The attention micro-kernels are also checked for spills: with accumulators moved to the stack in the
-/// inner loop, attention ran at a third of the GEMM's rate.
+/// into the standard library's generic SIMD implementations, nor may one of the AVX-512 module
+/// (`KernelsAVX512`). The micro-kernels are also checked for spills: with accumulators moved to the
+/// stack in the inner loop, attention ran at a third of the GEMM's rate.
 final class KernelCodeTests: XCTestCase {
-    /// The release binary's disassembly as (function, instruction) pairs of the Kernels module.
+    /// The release binary's disassembly as (function, instruction) pairs of the Kernels and
+    /// KernelsAVX512 modules.
     private func kernelInstructions() throws -> [(function: String, line: Substring)] {
         let binary = Bundle.main.bundleURL.appendingPathComponent("lmbench")
         guard let objdump = ["/usr/bin/objdump", "/bin/objdump"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
@@ -31,7 +32,7 @@ final class KernelCodeTests: XCTestCase {
                 function = String(line[line.index(after: open)...].dropLast(2))
                 continue
             }
-            if function.hasPrefix("$s7Kernels") { instructions.append((function, line)) }
+            if function.hasPrefix("$s7Kernels") || function.hasPrefix("$s13KernelsAVX512") { instructions.append((function, line)) }
         }
         return instructions
     }
@@ -43,6 +44,20 @@ final class KernelCodeTests: XCTestCase {
         }
         let spills = tiles.filter { $0.line.contains("%ymm") && ($0.line.contains("(%rsp") || $0.line.contains("(%rbp")) }
         XCTAssertEqual(spills.map { String($0.line) }, [], "vector registers spilled to the stack in an attention tile")
+    }
+
+    /// The AVX-512 tiles: out of line, computing in zmm registers, none spilled to the stack.
+    func testAVX512TilesUseZmmRegistersWithoutSpills() throws {
+        let instructions = try kernelInstructions().filter { $0.function.hasPrefix("$s13KernelsAVX512") }
+        for name in ["8gemmTile", "13attentionWide", "15attentionNarrow"] {
+            let tile = instructions.filter { $0.function.contains(name) }
+            XCTAssertTrue(tile.contains { $0.line.contains("vfmadd") && $0.line.contains("%zmm") }, "\(name) should run 16-wide FMAs")
+            let spills = tile.filter { $0.line.contains("%zmm") && ($0.line.contains("(%rsp") || $0.line.contains("(%rbp")) }
+            XCTAssertEqual(spills.map { String($0.line) }, [], "zmm registers spilled to the stack in \(name)")
+        }
+        // The decoding dot products multiply-add 32 16-bit lanes at a time.
+        let q8 = instructions.filter { $0.function.contains("4q8_0") }
+        XCTAssertTrue(q8.contains { $0.line.contains("vpmaddwd") && $0.line.contains("%zmm") }, "q8_0 should use zmm vpmaddwd")
     }
 
     func testKernelsDoNotCallGenericSIMDCode() throws {
@@ -57,6 +72,7 @@ final class KernelCodeTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(kernelFunctions, 20, "the disassembly should contain the Kernels module")
+        XCTAssertTrue(instructions.contains { $0.function.hasPrefix("$s13KernelsAVX512") }, "the disassembly should contain the KernelsAVX512 module")
         XCTAssertEqual(offenders, [], "kernel code calls generic SIMD code")
     }
 }

@@ -14,7 +14,9 @@ import Inference
 ///   `flash_attn_gap_top20`) of it, and within 0.3 on average;
 /// - the greedy continuation equals the reference's up to the first step where llama.cpp's own top
 ///   two logits were less than 0.5 apart (`greedy_margins`: there either pick is noise).
-final class ReferenceLogitsTests: XCTestCase {
+///
+/// Both tests run on every kernel path this CPU supports (`KernelPathTestCase`).
+final class ReferenceLogitsTests: KernelPathTestCase {
     static let tieMargin = 0.5
     static let logitFloor = 0.5
     static let meanTolerance = 0.3
@@ -41,17 +43,21 @@ final class ReferenceLogitsTests: XCTestCase {
         // The Gemma fixture predates the noise fields; its margins were recorded separately.
         let margins = try JSONDecoder().decode(Margins.self, from: TestModel.fixture("greedy_margins.json")).margins
         XCTAssertEqual(reference.prompts.count, 5)
-        try judge(loaded, reference, margins: margins)
+        try onEveryKernelPath { try judge(loaded, reference, margins: margins) }
     }
 
     func testSmolLM2MatchesLlamaCppWithinItsNoise() throws {
         let loaded = try TestModel.requireSmolLM2()
         let reference = try JSONDecoder().decode(Logits.self, from: TestModel.fixture("smollm2-logits.json"))
         XCTAssertEqual(reference.prompts.count, 3)
-        try judge(loaded, reference, margins: reference.prompts.compactMapValues(\.greedy_margins))
+        try onEveryKernelPath { try judge(loaded, reference, margins: reference.prompts.compactMapValues(\.greedy_margins)) }
     }
 
+    /// Judges `loaded` on the current kernel path.
     func judge(_ loaded: LoadedModel, _ reference: Logits, margins: [String: [Double]]) throws {
+        let previous = loaded.context.path
+        loaded.context.path = kernelPath
+        defer { loaded.context.path = previous }
         let generator = Generator(loaded)
         for (name, p) in reference.prompts.sorted(by: { $0.key < $1.key }) {
             let tokens = loaded.tokenizer.encode(p.prompt, addSpecial: true, parseSpecial: p.parse_special ?? false)
@@ -101,11 +107,16 @@ final class ReferenceLogitsTests: XCTestCase {
             let r = try Generator(loaded, chunkSize: chunk).generate(GenerationRequest(promptTokens: tokens, maxNewTokens: 1, topLogits: 50))
             return Dictionary(uniqueKeysWithValues: r.topLogits.map { ($0.token, $0.logit) })
         }
-        let whole = try logits(2048), pieces = try logits(97)
-        for (token, logit) in whole {
-            guard let other = pieces[token] else { continue }
-            XCTAssertEqual(logit, other, accuracy: 4e-3, "token \(token)")
+        let previous = loaded.context.path
+        defer { loaded.context.path = previous }
+        try onEveryKernelPath {
+            loaded.context.path = kernelPath
+            let whole = try logits(2048), pieces = try logits(97)
+            for (token, logit) in whole {
+                guard let other = pieces[token] else { continue }
+                XCTAssertEqual(logit, other, accuracy: 4e-3, "\(kernelPath): token \(token)")
+            }
+            XCTAssertEqual(whole.max { $0.value < $1.value }?.key, pieces.max { $0.value < $1.value }?.key)
         }
-        XCTAssertEqual(whole.max { $0.value < $1.value }?.key, pieces.max { $0.value < $1.value }?.key)
     }
 }

@@ -1,8 +1,9 @@
 import XCTest
 import GGUFTestSupport
 import Kernels
+import ModelTestSupport
 
-final class AttentionTests: XCTestCase {
+final class AttentionTests: KernelPathTestCase {
     /// A cache laid out the way `KeyValueSpan` reads it: half-precision key panels [d][16] and value rows.
     struct Cache {
         var keyPanels: [Float16]
@@ -61,7 +62,7 @@ final class AttentionTests: XCTestCase {
         let tokens = queryPositions.count
         let queries = (0..<(tokens * heads)).flatMap { _ in vector() }
         var output = [Float](repeating: .nan, count: tokens * heads * headDim)
-        let context = ComputeContext(parallelism: Parallelism(threads: threads))
+        let context = ComputeContext(parallelism: Parallelism(threads: threads), path: kernelPath)
         cache.keyPanels.withUnsafeBufferPointer { kp in cache.values.withUnsafeBufferPointer { vp in
             // Resident slots as one or two spans, each starting on a panel boundary.
             let end = start + count
@@ -97,23 +98,31 @@ final class AttentionTests: XCTestCase {
     }
 
     func testCausalPrefillChunkMatchesReference() {
-        // 50 new tokens after 30 cached ones; 4 query heads share the KV head.
-        check(headDim: 32, heads: 4, start: 0, count: 80, capacity: 96, queryPositions: Array(30..<80), window: .max, threads: 2)
+        onEveryKernelPath {
+            // 50 new tokens after 30 cached ones; 4 query heads share the KV head.
+            check(headDim: 32, heads: 4, start: 0, count: 80, capacity: 96, queryPositions: Array(30..<80), window: .max, threads: 2)
+        }
     }
 
     func testSingleQueryOverManyKeysSplitsAcrossThreads() {
-        check(headDim: 64, heads: 4, start: 0, count: 1000, capacity: 1024, queryPositions: [999], window: .max, threads: 2)
-        check(headDim: 64, heads: 1, start: 0, count: 700, capacity: 1024, queryPositions: [699], window: .max, threads: 3)
+        onEveryKernelPath {
+            check(headDim: 64, heads: 4, start: 0, count: 1000, capacity: 1024, queryPositions: [999], window: .max, threads: 2)
+            check(headDim: 64, heads: 1, start: 0, count: 700, capacity: 1024, queryPositions: [699], window: .max, threads: 3)
+        }
     }
 
     func testSlidingWindowOverARingThatWraps() {
-        // Capacity 64 holds positions 136..<200 in two spans; the window keeps the last 40 keys.
-        check(headDim: 16, heads: 2, start: 100, count: 100, capacity: 64, queryPositions: Array(190..<200), window: 40, threads: 2)
-        check(headDim: 16, heads: 2, start: 100, count: 100, capacity: 64, queryPositions: [199], window: 40, threads: 2)
+        onEveryKernelPath {
+            // Capacity 64 holds positions 136..<200 in two spans; the window keeps the last 40 keys.
+            check(headDim: 16, heads: 2, start: 100, count: 100, capacity: 64, queryPositions: Array(190..<200), window: 40, threads: 2)
+            check(headDim: 16, heads: 2, start: 100, count: 100, capacity: 64, queryPositions: [199], window: 40, threads: 2)
+        }
     }
 
     func testFirstTokenSeesOnlyItself() {
-        check(headDim: 16, heads: 3, start: 0, count: 1, capacity: 16, queryPositions: [0], window: .max, threads: 1)
+        onEveryKernelPath {
+            check(headDim: 16, heads: 3, start: 0, count: 1, capacity: 16, queryPositions: [0], window: .max, threads: 1)
+        }
     }
 }
 

@@ -2,13 +2,14 @@ import XCTest
 import GGUF
 import GGUFTestSupport
 import Kernels
+import ModelTestSupport
 
 /// Every weight format through both matmul paths, against the reference dequantizer and a dot
 /// product in Double: one row (decoding: the fused dot products, which round the input to 16-bit
 /// codes) and several rows (the packed GEMM, all f32), at shapes that reach every tail: row counts
 /// that are not a multiple of the mat-vec's 32-row items or the GEMM's 16-column panels, row tiles
 /// with a partial last tile, and widths that end in fewer blocks than the kernels take per step.
-final class QuantFormatTests: XCTestCase {
+final class QuantFormatTests: KernelPathTestCase {
     static let formats: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K, .f16, .bf16, .f32]
 
     /// Widths per format: for 32-element blocks, 18 blocks (two steps of 8 and a scalar tail of 2),
@@ -109,7 +110,7 @@ final class QuantFormatTests: XCTestCase {
     func multiply(_ w: WeightMatrix, _ x: [Float], rows: Int, threads: Int) -> [Float] {
         var y = [Float](repeating: .nan, count: rows * w.rows)
         x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { ComputeContext(parallelism: Parallelism(threads: threads)).matmul(xp.baseAddress!, rows: rows, w, $0.baseAddress!) }
+            y.withUnsafeMutableBufferPointer { ComputeContext(parallelism: Parallelism(threads: threads), path: kernelPath).matmul(xp.baseAddress!, rows: rows, w, $0.baseAddress!) }
         }
         return y
     }
@@ -148,18 +149,20 @@ final class QuantFormatTests: XCTestCase {
     /// The generator's integer parts are what the reference dequantizer decodes, up to a per-block
     /// offset: checked once, so that the bound below rests on the format definitions.
     func testGeneratedBlocksDecodeToTheirCodes() {
-        var g = Generator(seed: 1)
-        for type in Self.formats where type.blockElements > 1 {
-            let k = type.blockElements, rows = 64
-            let sample = g.matrix(type, rows: rows, cols: k)
-            let weights = withMatrix(sample.bytes, type, rows: rows, cols: k) { dequantized($0) }
-            // Within a block (32 elements, or a K-quant's 16-element group), weight − integer part is one constant.
-            let group = type == .q6_K ? 16 : 32
-            for g0 in stride(from: 0, to: rows * k, by: group) {
-                let offsets = (g0..<(g0 + group)).map { Double(weights[$0]) - sample.integerPart[$0] }
-                let spread = offsets.max()! - offsets.min()!
-                let size = (g0..<(g0 + group)).map { abs(Double(weights[$0])) + abs(sample.integerPart[$0]) }.max()!
-                XCTAssertLessThanOrEqual(spread, 1e-6 * size, "\(type): elements \(g0)..<\(g0 + group) do not share one offset")
+        onEveryKernelPath {
+            var g = Generator(seed: 1)
+            for type in Self.formats where type.blockElements > 1 {
+                let k = type.blockElements, rows = 64
+                let sample = g.matrix(type, rows: rows, cols: k)
+                let weights = withMatrix(sample.bytes, type, rows: rows, cols: k) { dequantized($0) }
+                // Within a block (32 elements, or a K-quant's 16-element group), weight − integer part is one constant.
+                let group = type == .q6_K ? 16 : 32
+                for g0 in stride(from: 0, to: rows * k, by: group) {
+                    let offsets = (g0..<(g0 + group)).map { Double(weights[$0]) - sample.integerPart[$0] }
+                    let spread = offsets.max()! - offsets.min()!
+                    let size = (g0..<(g0 + group)).map { abs(Double(weights[$0])) + abs(sample.integerPart[$0]) }.max()!
+                    XCTAssertLessThanOrEqual(spread, 1e-6 * size, "\(type): elements \(g0)..<\(g0 + group) do not share one offset")
+                }
             }
         }
     }
@@ -167,23 +170,25 @@ final class QuantFormatTests: XCTestCase {
     /// One row: every format's fused dot product within the rounding bound of its input codes, at
     /// 1 and 2 threads, for row counts that leave a partial work item.
     func testMatVecEveryFormatWithinTheRoundingBound() {
-        for (f, type) in Self.formats.enumerated() {
-            for (s, k) in Self.widths(type).enumerated() {
-                var g = Generator(seed: UInt64(100 * f + s + 1))
-                let n = [45, 70, 33][s % 3]
-                let sample = g.matrix(type, rows: n, cols: k)
-                let x = g.floats(k)
-                withMatrix(sample.bytes, type, rows: n, cols: k) { w in
-                    let weights = dequantized(w)
-                    for threads in [1, 2] {
-                        let got = multiply(w, x, rows: 1, threads: threads)
-                        for j in 0..<n {
-                            let want = referenceDot(weights, row: j, x, input: 0, k: k)
-                            let bound = decodingBound(sample, weights, row: j, x, k: k)
-                            let error = abs(Double(got[j]) - want.value)
-                            if !(error <= bound.rounding + bound.float32) {
-                                XCTFail("\(type) \(n)×\(k), \(threads) threads, row \(j): got \(got[j]), want \(want.value), bound \(bound.rounding + bound.float32)")
-                                return
+        onEveryKernelPath {
+            for (f, type) in Self.formats.enumerated() {
+                for (s, k) in Self.widths(type).enumerated() {
+                    var g = Generator(seed: UInt64(100 * f + s + 1))
+                    let n = [45, 70, 33][s % 3]
+                    let sample = g.matrix(type, rows: n, cols: k)
+                    let x = g.floats(k)
+                    withMatrix(sample.bytes, type, rows: n, cols: k) { w in
+                        let weights = dequantized(w)
+                        for threads in [1, 2] {
+                            let got = multiply(w, x, rows: 1, threads: threads)
+                            for j in 0..<n {
+                                let want = referenceDot(weights, row: j, x, input: 0, k: k)
+                                let bound = decodingBound(sample, weights, row: j, x, k: k)
+                                let error = abs(Double(got[j]) - want.value)
+                                if !(error <= bound.rounding + bound.float32) {
+                                    XCTFail("\(type) \(n)×\(k), \(threads) threads, row \(j): got \(got[j]), want \(want.value), bound \(bound.rounding + bound.float32)")
+                                    return
+                                }
                             }
                         }
                     }
@@ -196,24 +201,26 @@ final class QuantFormatTests: XCTestCase {
     /// every block (the coarsest steps, as in Gemma's hidden states), the errors reach a visible
     /// share of it, and never exceed it.
     func testMatVecRoundingReachesItsBoundWithOutliers() {
-        for (f, type) in Self.formats.enumerated() where type.blockElements > 1 {
-            var g = Generator(seed: UInt64(500 + f))
-            let n = 24, k = type.blockElements == 256 ? 512 : 576
-            let sample = g.matrix(type, rows: n, cols: k)
-            var x = g.floats(k)
-            for b in 0..<(k / 32) { x[32 * b + (7 * b) % 32] = b % 2 == 0 ? 300 : -300 }
-            withMatrix(sample.bytes, type, rows: n, cols: k) { w in
-                let weights = dequantized(w)
-                let got = multiply(w, x, rows: 1, threads: 2)
-                var worstShare = 0.0
-                for j in 0..<n {
-                    let want = referenceDot(weights, row: j, x, input: 0, k: k).value
-                    let bound = decodingBound(sample, weights, row: j, x, k: k)
-                    let error = abs(Double(got[j]) - want)
-                    XCTAssertLessThanOrEqual(error, bound.rounding + bound.float32, "\(type) row \(j)")
-                    worstShare = max(worstShare, error / (bound.rounding + bound.float32))
+        onEveryKernelPath {
+            for (f, type) in Self.formats.enumerated() where type.blockElements > 1 {
+                var g = Generator(seed: UInt64(500 + f))
+                let n = 24, k = type.blockElements == 256 ? 512 : 576
+                let sample = g.matrix(type, rows: n, cols: k)
+                var x = g.floats(k)
+                for b in 0..<(k / 32) { x[32 * b + (7 * b) % 32] = b % 2 == 0 ? 300 : -300 }
+                withMatrix(sample.bytes, type, rows: n, cols: k) { w in
+                    let weights = dequantized(w)
+                    let got = multiply(w, x, rows: 1, threads: 2)
+                    var worstShare = 0.0
+                    for j in 0..<n {
+                        let want = referenceDot(weights, row: j, x, input: 0, k: k).value
+                        let bound = decodingBound(sample, weights, row: j, x, k: k)
+                        let error = abs(Double(got[j]) - want)
+                        XCTAssertLessThanOrEqual(error, bound.rounding + bound.float32, "\(type) row \(j)")
+                        worstShare = max(worstShare, error / (bound.rounding + bound.float32))
+                    }
+                    XCTAssertGreaterThan(worstShare, 0.01, "\(type): errors far below the rounding bound")
                 }
-                XCTAssertGreaterThan(worstShare, 0.01, "\(type): errors far below the rounding bound")
             }
         }
     }
@@ -222,23 +229,25 @@ final class QuantFormatTests: XCTestCase {
     /// output counts with a partial 16-column panel (37, 5, 45: 13 columns, one group of 8 decoded straight into the panel and 5 through the row buffer), at 1–3 threads. Packing must reproduce
     /// the dequantized weights, so the only error left is f32 accumulation.
     func testGEMMEveryFormat() {
-        for (f, type) in Self.formats.enumerated() {
-            for (s, k) in Self.widths(type).enumerated() {
-                for (r, (rows, n)) in [(2, 37), (7, 5), (13, 45)].enumerated() {
-                    var g = Generator(seed: UInt64(1000 + 100 * f + 10 * s + r))
-                    let sample = g.matrix(type, rows: n, cols: k)
-                    let x = g.floats(rows * k)
-                    withMatrix(sample.bytes, type, rows: n, cols: k) { w in
-                        let weights = dequantized(w)
-                        let got = multiply(w, x, rows: rows, threads: 1 + r)
-                        for t in 0..<rows { for j in 0..<n {
-                            let want = referenceDot(weights, row: j, x, input: t, k: k)
-                            let got = Double(got[t * n + j])
-                            if !(abs(got - want.value) <= 1e-6 * Double(k).squareRoot() * want.magnitude) {
-                                XCTFail("\(type) \(rows) rows × \(n)×\(k): element (\(t), \(j)) got \(got), want \(want.value)")
-                                return
-                            }
-                        } }
+        onEveryKernelPath {
+            for (f, type) in Self.formats.enumerated() {
+                for (s, k) in Self.widths(type).enumerated() {
+                    for (r, (rows, n)) in [(2, 37), (7, 5), (13, 45)].enumerated() {
+                        var g = Generator(seed: UInt64(1000 + 100 * f + 10 * s + r))
+                        let sample = g.matrix(type, rows: n, cols: k)
+                        let x = g.floats(rows * k)
+                        withMatrix(sample.bytes, type, rows: n, cols: k) { w in
+                            let weights = dequantized(w)
+                            let got = multiply(w, x, rows: rows, threads: 1 + r)
+                            for t in 0..<rows { for j in 0..<n {
+                                let want = referenceDot(weights, row: j, x, input: t, k: k)
+                                let got = Double(got[t * n + j])
+                                if !(abs(got - want.value) <= 1e-6 * Double(k).squareRoot() * want.magnitude) {
+                                    XCTFail("\(type) \(rows) rows × \(n)×\(k): element (\(t), \(j)) got \(got), want \(want.value)")
+                                    return
+                                }
+                            } }
+                        }
                     }
                 }
             }
@@ -249,48 +258,52 @@ final class QuantFormatTests: XCTestCase {
     /// identity) every GEMM output is one weight times 1 plus zeros, so any packing difference,
     /// even in the last bit, shows.
     func testGEMMPanelsHoldExactlyTheDequantizedWeights() {
-        for (f, type) in Self.formats.enumerated() {
-            var g = Generator(seed: UInt64(3000 + f))
-            let k = type.blockElements == 256 ? 256 : 224, n = 45
-            let sample = g.matrix(type, rows: n, cols: k)
-            var identity = [Float](repeating: 0, count: k * k)
-            for i in 0..<k { identity[i * k + i] = 1 }
-            withMatrix(sample.bytes, type, rows: n, cols: k) { w in
-                let weights = dequantized(w)
-                let got = multiply(w, identity, rows: k, threads: 2)
-                var mismatches = 0
-                for i in 0..<k { for j in 0..<n where got[i * n + j] != weights[j * k + i] { mismatches += 1 } }
-                XCTAssertEqual(mismatches, 0, "\(type): packed weights differ from Dequantize")
+        onEveryKernelPath {
+            for (f, type) in Self.formats.enumerated() {
+                var g = Generator(seed: UInt64(3000 + f))
+                let k = type.blockElements == 256 ? 256 : 224, n = 45
+                let sample = g.matrix(type, rows: n, cols: k)
+                var identity = [Float](repeating: 0, count: k * k)
+                for i in 0..<k { identity[i * k + i] = 1 }
+                withMatrix(sample.bytes, type, rows: n, cols: k) { w in
+                    let weights = dequantized(w)
+                    let got = multiply(w, identity, rows: k, threads: 2)
+                    var mismatches = 0
+                    for i in 0..<k { for j in 0..<n where got[i * n + j] != weights[j * k + i] { mismatches += 1 } }
+                    XCTAssertEqual(mismatches, 0, "\(type): packed weights differ from Dequantize")
+                }
             }
         }
     }
 
     /// Jobs of different formats in one call share the input and give what each gives alone.
     func testMixedFormatJobs() {
-        var g = Generator(seed: 77)
-        let k = 576, types: [GGMLType] = [.q4_1, .q8_0, .f16, .q5_1]
-        let samples = types.map { g.matrix($0, rows: 40, cols: k) }
-        let x = g.floats(9 * k)
-        let context = ComputeContext(parallelism: Parallelism(threads: 2))
-        for rows in [1, 9] {
-            var together = types.map { _ in [Float](repeating: 0, count: rows * 40) }
-            var alone = together
-            samples[0].bytes.withUnsafeBytes { b0 in samples[1].bytes.withUnsafeBytes { b1 in
-                samples[2].bytes.withUnsafeBytes { b2 in samples[3].bytes.withUnsafeBytes { b3 in
-                    let matrices = zip(types, [b0, b1, b2, b3]).map { WeightMatrix(name: "w", type: $0.0, rows: 40, cols: k, data: $0.1.baseAddress!) }
-                    x.withUnsafeBufferPointer { xp in
-                        let outputs = (0..<4).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rows * 40) }
-                        defer { outputs.forEach { $0.deallocate() } }
-                        context.matmul(xp.baseAddress!, rows: rows, zip(matrices, outputs).map { MatMulJob($0.0, $0.1) })
-                        for i in 0..<4 { together[i] = Array(UnsafeBufferPointer(start: outputs[i], count: rows * 40)) }
-                        for i in 0..<4 {
-                            context.matmul(xp.baseAddress!, rows: rows, matrices[i], outputs[i])
-                            alone[i] = Array(UnsafeBufferPointer(start: outputs[i], count: rows * 40))
+        onEveryKernelPath {
+            var g = Generator(seed: 77)
+            let k = 576, types: [GGMLType] = [.q4_1, .q8_0, .f16, .q5_1]
+            let samples = types.map { g.matrix($0, rows: 40, cols: k) }
+            let x = g.floats(9 * k)
+            let context = ComputeContext(parallelism: Parallelism(threads: 2), path: kernelPath)
+            for rows in [1, 9] {
+                var together = types.map { _ in [Float](repeating: 0, count: rows * 40) }
+                var alone = together
+                samples[0].bytes.withUnsafeBytes { b0 in samples[1].bytes.withUnsafeBytes { b1 in
+                    samples[2].bytes.withUnsafeBytes { b2 in samples[3].bytes.withUnsafeBytes { b3 in
+                        let matrices = zip(types, [b0, b1, b2, b3]).map { WeightMatrix(name: "w", type: $0.0, rows: 40, cols: k, data: $0.1.baseAddress!) }
+                        x.withUnsafeBufferPointer { xp in
+                            let outputs = (0..<4).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rows * 40) }
+                            defer { outputs.forEach { $0.deallocate() } }
+                            context.matmul(xp.baseAddress!, rows: rows, zip(matrices, outputs).map { MatMulJob($0.0, $0.1) })
+                            for i in 0..<4 { together[i] = Array(UnsafeBufferPointer(start: outputs[i], count: rows * 40)) }
+                            for i in 0..<4 {
+                                context.matmul(xp.baseAddress!, rows: rows, matrices[i], outputs[i])
+                                alone[i] = Array(UnsafeBufferPointer(start: outputs[i], count: rows * 40))
+                            }
                         }
-                    }
+                    } }
                 } }
-            } }
-            XCTAssertEqual(together, alone, "\(rows) rows")
+                XCTAssertEqual(together, alone, "\(rows) rows")
+            }
         }
     }
 }
