@@ -62,6 +62,6 @@ let package = Package(
         // Test support: result stores filled with rows the tests write.
         .target(name: "StoreTestSupport", dependencies: ["Results"], path: "Tests/StoreTestSupport"),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results", "StoreTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "StoreTestSupport", "Results", "CSQLite", "Inference", "lmbench"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUFTestSupport", "StoreTestSupport", "Results", "CSQLite", "Inference", "Kernels", "lmbench"]),
     ]
 )

@@ -7,6 +7,10 @@ stated number of tokens in each engine's own tokenization; decode runs greedily 
 after the prompt, ignoring stop tokens. llama.cpp runs through llama-cpp-python (pip install llama-cpp-python,
 built natively), n_batch = n_ubatch = 512, flash attention off (its default), decoding through its eval loop.
 
+--kernels avx512,avx2 runs lmbench once per kernel path in each round (on a CPU that has both), so both paths
+and llama.cpp are measured side by side; the header names the CPU and the instruction sets llama.cpp was built
+with (its own system info).
+
 A benchmark peer only: lmbench itself never runs Python.
 
     scripts/bench-vs-llama-cpp.py --model models/smollm2-135m-instruct-q4_1.gguf --lengths 1k,4k,8k --threads 2
@@ -43,9 +47,10 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def lmbench_round(binary, model, length, threads, decode):
-    out = subprocess.run([binary, "bench", "--model", model, "--lengths", str(length), "--threads", str(threads),
-                          "--decode-tokens", str(decode), "--json"], check=True, capture_output=True, text=True).stdout
+def lmbench_round(binary, model, length, threads, decode, kernels):
+    command = [binary, "bench", "--model", model, "--lengths", str(length), "--threads", str(threads),
+               "--decode-tokens", str(decode), "--json"] + (["--kernels", kernels] if kernels else [])
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     row = json.loads(out)["rows"][0]
     return row["prefill_tokens_per_second"], row["decode_tokens_per_second"]
 
@@ -92,8 +97,10 @@ def main():
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--lmbench", default=".build/release/lmbench", help="the lmbench binary")
+    parser.add_argument("--kernels", default="", help="lmbench kernel paths to run, comma-separated (avx512,avx2; default: its own choice)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    paths = [k for k in args.kernels.split(",") if k] or [""]
     lengths = [parse_length(x) for x in args.lengths.split(",")]
     for binary in [args.lmbench]:
         if not os.access(binary, os.X_OK):
@@ -101,28 +108,32 @@ def main():
     llama = LlamaCpp(args.model, args.threads, max(lengths) + args.decode_tokens + 16)
     import llama_cpp
     rows = []
+    median = lambda xs: statistics.median([x for x in xs if x is not None]) if any(x is not None for x in xs) else None
     for length in lengths:
-        ours, theirs = [], []
+        ours, theirs = {path: [] for path in paths}, []
         for _ in range(args.rounds):
-            ours.append(lmbench_round(args.lmbench, args.model, length, args.threads, args.decode_tokens))
+            for path in paths:
+                ours[path].append(lmbench_round(args.lmbench, args.model, length, args.threads, args.decode_tokens, path))
             theirs.append(llama.round(length, args.decode_tokens))
-        median = lambda xs: statistics.median([x for x in xs if x is not None]) if any(x is not None for x in xs) else None
-        rows.append({"length": length,
-                     "lmbench_prefill": median([p for p, _ in ours]), "llama_cpp_prefill": median([p for p, _ in theirs]),
-                     "lmbench_decode": median([d for _, d in ours]), "llama_cpp_decode": median([d for _, d in theirs])})
+        for path in paths:
+            rows.append({"length": length, "kernels": path or "default",
+                         "lmbench_prefill": median([p for p, _ in ours[path]]), "llama_cpp_prefill": median([p for p, _ in theirs]),
+                         "lmbench_decode": median([d for _, d in ours[path]]), "llama_cpp_decode": median([d for _, d in theirs])})
     facts = {"model": args.model, "threads": args.threads, "rounds": args.rounds, "decode_tokens": args.decode_tokens,
-             "cpu": cpu_name(), "llama_cpp_python": llama_cpp.__version__}
+             "cpu": cpu_name(), "llama_cpp_python": llama_cpp.__version__,
+             "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode().strip()}
     if args.json:
         print(json.dumps({**facts, "rows": rows}, indent=1))
         return
     print(f"{facts['model']}, {args.threads} threads, {facts['cpu']}, llama-cpp-python {facts['llama_cpp_python']}, "
           f"median of {args.rounds} alternating rounds, {args.decode_tokens} decode tokens")
-    print("| prompt tokens | prefill tok/s lmbench | llama.cpp | ratio | decode tok/s lmbench | llama.cpp | ratio |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"llama.cpp: {facts['llama_cpp_system_info']}")
+    print("| prompt tokens | lmbench kernels | prefill tok/s lmbench | llama.cpp | ratio | decode tok/s lmbench | llama.cpp | ratio |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         ratio = lambda a, b: f"{a / b:.2f}×" if a and b else "-"
         fmt = lambda v: f"{v:.1f}" if v else "-"
-        print(f"| {r['length']} | {fmt(r['lmbench_prefill'])} | {fmt(r['llama_cpp_prefill'])} | "
+        print(f"| {r['length']} | {r['kernels']} | {fmt(r['lmbench_prefill'])} | {fmt(r['llama_cpp_prefill'])} | "
               f"{ratio(r['lmbench_prefill'], r['llama_cpp_prefill'])} | {fmt(r['lmbench_decode'])} | "
               f"{fmt(r['llama_cpp_decode'])} | {ratio(r['lmbench_decode'], r['llama_cpp_decode'])} |")
 

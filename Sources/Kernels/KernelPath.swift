@@ -50,8 +50,8 @@ public enum KernelPath: String, CaseIterable, Sendable {
         return Set(line.split(separator: " ").map(String.init))
     }()
 
-    /// The paths this CPU can run, best last.
-    public static let supported: [KernelPath] = allCases.filter { $0.requiredFlags.allSatisfy(cpuFlags.contains) }
+    /// The paths this CPU can run, best last (AVX2 only when /proc/cpuinfo cannot be read).
+    public static let supported: [KernelPath] = cpuFlags.isEmpty ? [.avx2] : allCases.filter { $0.missingFlags.isEmpty }
 
     /// The path contexts take by default: `LMBENCH_KERNELS` when set (an unknown or unsupported value
     /// stops the process with a message naming it), else the best this CPU supports.
@@ -66,10 +66,14 @@ public enum KernelPath: String, CaseIterable, Sendable {
             throw KernelPathError("unknown kernel path '\(name)' (known: \(allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard supported.contains(path) else {
-            let missing = path.requiredFlags.filter { !cpuFlags.contains($0) }
-            throw KernelPathError("this CPU cannot run the \(name) kernels (it lacks \(missing.joined(separator: ", ")))")
+            throw KernelPathError("this CPU cannot run the \(name) kernels (it lacks \(path.missingFlags.joined(separator: ", ")))")
         }
         return path
+    }
+
+    /// The required extensions this CPU lacks (none reported when /proc/cpuinfo cannot be read).
+    public var missingFlags: [String] {
+        KernelPath.cpuFlags.isEmpty ? [] : requiredFlags.filter { !KernelPath.cpuFlags.contains($0) }
     }
 
     /// The vector extensions this CPU has that the path does not use (AVX-512 ones on the AVX2 path,

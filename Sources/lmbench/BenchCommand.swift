@@ -60,6 +60,7 @@ enum BenchCommand {
         let hog_processes: Int
         let attention: String
         let kernels: String
+        let kernel_path: String
         let rows: [Row]
     }
 
@@ -76,7 +77,10 @@ enum BenchCommand {
         let chunk = try o.int("chunk-size", default: 512, in: 1...65536)
         let repeats = try o.int("repeat", default: 1, in: 1...100)
         let hogs = try o.int("hog", default: 0, in: 0...256)
-        let path = try o.string("kernels").map(KernelPath.named) ?? KernelPath.selected
+        let path: KernelPath
+        do { path = try o.string("kernels").map(KernelPath.named) ?? KernelPath.selected } catch {
+            throw UsageError("lmbench bench: --kernels: \(error)")
+        }
         let loaded = try ModelLocation.load(o)
         loaded.context.path = path
         if o.flag("matvec") { return try matvec(loaded, repeats: repeats, json: o.flag("json")) }
@@ -141,7 +145,7 @@ enum BenchCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let report = Report(model: loaded.path, threads: threads, hog_processes: hogs, attention: "full",
-                                kernels: loaded.context.path.summary, rows: rows)
+                                kernels: loaded.context.path.summary, kernel_path: loaded.context.path.rawValue, rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         }
     }
@@ -188,6 +192,7 @@ enum BenchCommand {
             return
         }
         print("model \(loaded.path), \(loaded.context.parallelism.threads) threads: decoding mat-vec, weights read once per pass")
+        print("kernels: \(loaded.context.path.summary)")
         print("type        matrices     MiB   µs/pass    GB/s")
         for r in rows {
             print(r.type.padding(toLength: 10, withPad: " ", startingAt: 0)
@@ -221,6 +226,7 @@ enum BenchCommand {
         let peak_gigaflops: Double
         let peak_method: String
         let kernels: String
+        let kernel_path: String
         let rows: [GemmRow]
     }
 
@@ -257,7 +263,7 @@ enum BenchCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let report = GemmReport(model: loaded.path, threads: threads, input_rows: inputRows, peak_gigaflops: peak, peak_method: method,
-                                    kernels: loaded.context.path.summary, rows: rows)
+                                    kernels: loaded.context.path.summary, kernel_path: loaded.context.path.rawValue, rows: rows)
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }

@@ -1,4 +1,5 @@
 import Bench
+import Kernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -33,14 +34,6 @@ func printHelp() {
         """)
 }
 
-/// The kernels are compiled for AVX2 + FMA + F16C; check before calling into them.
-func missingCPUFeatures() -> [String] {
-    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
-    let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    return ["avx2", "fma", "f16c"].filter { !flags.contains($0) }
-}
-
 /// Prints the one error line and exits. A message that names its command already ("lmbench run:
 /// which task?") keeps that as its only prefix.
 func fail(_ message: String, status: Int32) -> Never {
@@ -58,9 +51,13 @@ guard let name = arguments.first, !["--help", "-h", "help"].contains(name) else 
 guard let command = commands.first(where: { $0.name == name }) else {
     fail("unknown command '\(name)' (commands: \(commands.map(\.name).joined(separator: ", ")))", status: 2)
 }
-let missing = missingCPUFeatures()
+// The kernels are compiled for AVX2 + FMA + F16C at least; check before calling into them.
+let missing = KernelPath.avx2.missingFlags
 if !missing.isEmpty && name != "model" {
     fail("this CPU lacks \(missing.joined(separator: ", ")), which lmbench's kernels are compiled for", status: 1)
+}
+if let kernels = ProcessInfo.processInfo.environment["LMBENCH_KERNELS"], !kernels.isEmpty {
+    do { _ = try KernelPath.named(kernels) } catch { fail("LMBENCH_KERNELS: \(error)", status: 2) }
 }
 do {
     try command.run(Array(arguments.dropFirst()))

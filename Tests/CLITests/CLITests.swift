@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import GGUFTestSupport
+import Kernels
 
 /// The `lmbench` executable as a user meets it: help on every command, and one-line errors with a
 /// non-zero exit status for bad input.
@@ -75,6 +76,7 @@ final class CLITests: XCTestCase {
         assertOneLineError(try lmbench(["generate", "--max-new-tokens"]), status: 2, contains: "needs a value")
         assertOneLineError(try lmbench(["bench", "--lengths", "4x"]), status: 2, contains: "'4x' is not a length")
         assertOneLineError(try lmbench(["bench", "--lengths", "8k..4k"]), status: 2, contains: "runs backwards")
+        assertOneLineError(try lmbench(["bench", "--kernels", "neon"]), status: 2, contains: "unknown kernel path 'neon'")
         assertOneLineError(try lmbench(["tokenize"]), status: 2, contains: "expected one TEXT")
         assertOneLineError(try lmbench(["model", "download"]), status: 2, contains: "unknown subcommand 'download'")
     }
@@ -157,15 +159,24 @@ final class CLITests: XCTestCase {
 
     /// `bench --gemm` measures the FMA peak first and times every matrix but the token embedding, with
     /// a throughput that is a plausible share of that peak (positive, not above 1.5 of it: timing noise
-    /// aside, a GEMM cannot beat the chip's multiply-add rate).
+    /// aside, a GEMM cannot beat the chip's multiply-add rate), on each kernel path this CPU runs,
+    /// which the report names.
     func testGemmBenchReportsEachWeightTypeAgainstTheMeasuredPeak() throws {
         try requireModel()
-        let run = try lmbench(["bench", "--model", CLITests.modelPath, "--gemm", "--chunk-size", "48", "--json"])
+        for path in KernelPath.supported {
+            print("bench --gemm on kernel path \(path.rawValue)")
+            try checkGemmBench(path)
+        }
+    }
+
+    func checkGemmBench(_ path: KernelPath) throws {
+        let run = try lmbench(["bench", "--model", CLITests.modelPath, "--gemm", "--chunk-size", "48", "--kernels", path.rawValue, "--json"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         XCTAssertGreaterThan(report["peak_gigaflops"] as? Double ?? 0, 1)
         XCTAssertEqual(report["input_rows"] as? Int, 48)
-        XCTAssertTrue((report["kernels"] as? String ?? "").hasPrefix("AVX2 + FMA + F16C"), "the kernel path is printed")
+        XCTAssertEqual(report["kernel_path"] as? String, path.rawValue)
+        XCTAssertTrue((report["kernels"] as? String ?? "").hasPrefix(path.description), "the kernel path is printed")
         let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
         XCTAssertEqual(Set(rows.compactMap { $0["type"] as? String }), ["Q4_K", "Q5_0→Q8_0", "Q6_K→I8", "Q8_0"])
         XCTAssertEqual(rows.reduce(0) { $0 + ($1["matrices"] as? Int ?? 0) }, 18 * 7, "every layer matrix, not the embedding")
