@@ -3,28 +3,16 @@
 extension AVX512Kernels {
     /// out[r] = row r of a Q8_0 matrix (blocks of 34 bytes: f16 d, 32 signed bytes) times x, for r in
     /// `rows`: Σ_b d_b · s_b · Σ q·code, one zmm `vpmaddwd` per block (the AVX2 kernel takes two and
-    /// an add). Two accumulators take alternate blocks, so the FMA latency does not cap throughput.
+    /// an add).
     @inline(never)
     public static func q8_0(_ matrix: UnsafeRawPointer, rowBytes: Int, rows: Range<Int>, codes: UnsafePointer<Int16>, scales: UnsafePointer<Float>, cols: Int,
                             into out: UnsafeMutablePointer<Float>) {
-        let blocks = cols / 32
         for r in rows {
             let w = matrix + r * rowBytes
-            var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-            @inline(__always)
-            func block(_ b: Int, _ acc: inout SIMD16<Float>) {
+            out[r] = sumOfBlocks(cols / 32) { b in
                 let blk = w + 34 * b
-                let products = floats16(multiplyAddPairs(signedBytes32(blk + 2), codes32(codes + 32 * b)))
-                acc.addProduct(products, SIMD16(repeating: half(blk) * scales[b]))
+                return (floats16(multiplyAddPairs(signedBytes32(blk + 2), codes32(codes + 32 * b))), SIMD16(repeating: half(blk) * scales[b]))
             }
-            var b = 0
-            while b + 2 <= blocks {
-                block(b, &acc0)
-                block(b + 1, &acc1)
-                b += 2
-            }
-            if b < blocks { block(b, &acc0) }
-            out[r] = horizontalSum(acc0 + acc1)
         }
     }
 
@@ -35,27 +23,35 @@ extension AVX512Kernels {
     @inline(never)
     public static func int8Groups16(_ matrix: UnsafeRawPointer, groupScales: UnsafePointer<Float>, rows: Range<Int>, codes: UnsafePointer<Int16>,
                                     scales: UnsafePointer<Float>, cols: Int, into out: UnsafeMutablePointer<Float>) {
-        let blocks = cols / 32
         for r in rows {
             let w = matrix + r * cols, g = groupScales + r * (cols / 16)
-            var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-            @inline(__always)
-            func block(_ b: Int, _ acc: inout SIMD16<Float>) {
-                let products = floats16(multiplyAddPairs(signedBytes32(w + 32 * b), codes32(codes + 32 * b)))
+            out[r] = sumOfBlocks(cols / 32) { b in
                 let s = scales[b]
                 var scale = SIMD16<Float>(repeating: g[2 * b] * s)
                 scale.highHalf = SIMD8(repeating: g[2 * b + 1] * s)
-                acc.addProduct(products, scale)
+                return (floats16(multiplyAddPairs(signedBytes32(w + 32 * b), codes32(codes + 32 * b))), scale)
             }
-            var b = 0
-            while b + 2 <= blocks {
-                block(b, &acc0)
-                block(b + 1, &acc1)
-                b += 2
-            }
-            if b < blocks { block(b, &acc0) }
-            out[r] = horizontalSum(acc0 + acc1)
         }
+    }
+
+    /// Σ over `blocks` blocks of term(b).products · term(b).scale, summed over the lanes. Two
+    /// accumulators take alternate blocks, so that the loop-carried FMA latency does not cap
+    /// throughput.
+    @inline(__always)
+    static func sumOfBlocks(_ blocks: Int, _ term: (Int) -> (products: SIMD16<Float>, scale: SIMD16<Float>)) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var b = 0
+        while b + 2 <= blocks {
+            let t0 = term(b), t1 = term(b + 1)
+            acc0.addProduct(t0.products, t0.scale)
+            acc1.addProduct(t1.products, t1.scale)
+            b += 2
+        }
+        if b < blocks {
+            let t = term(b)
+            acc0.addProduct(t.products, t.scale)
+        }
+        return horizontalSum(acc0 + acc1)
     }
 
     /// The f16 at p as a float.

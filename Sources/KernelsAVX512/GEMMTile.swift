@@ -41,7 +41,7 @@ public enum AVX512Kernels {
     }
 
     /// Twelve chains of 16-wide FMAs a ← a + x·y, for measuring the zmm multiply-add peak (Kernels'
-    /// `PeakThroughput`).
+    /// `PeakThroughput`, whose 8-wide twin is built for the AVX2 path in that module).
     @inline(never)
     public static func fmaChains(_ iterations: Int, seed: Float) -> Float {
         let x = SIMD16<Float>(repeating: 0.5), y = SIMD16<Float>(repeating: 1e-3)

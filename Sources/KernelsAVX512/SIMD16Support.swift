@@ -2,6 +2,8 @@
 /// `cascadelake` (AVX-512 F, CD, BW, DQ, VL and VNNI; Package.swift), so a `SIMD16<Float>` is one zmm
 /// register and a `SIMD32<Int16>` another; conversions are written lane by lane for the reason given
 /// there (LLVM's SLP vectorizer makes each one instruction, the stdlib's generic initialisers stay calls).
+/// They are separate from Kernels' 8-lane helpers because each module compiles its own for its own
+/// instruction set; neither may call into the other's inner loops.
 
 @inline(__always)
 func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
