@@ -64,19 +64,35 @@ public struct RunReport {
 
     public var title: String { "lmbench report: run\(runs.count > 1 ? "s" : "") " + runs.map { String($0.id) }.joined(separator: ", ") }
 
-    /// Engine labels made unique across runs ("full" in runs 3 and 4 become "full (run 3)" …).
-    func labelled() -> [SampleRecord] {
-        var runsOfEngine: [String: Set<Int64>] = [:]
-        for s in samples { runsOfEngine[s.engine, default: []].insert(s.runID) }
+    /// Engine labels for the report's tables. Runs of one engine on one model that cover different
+    /// cells (another task or length: a sweep continued in a later run) keep the engine's label, so
+    /// their samples fill one table; runs that overlap in a cell become "full (run 3)", "full (run 4)";
+    /// an engine run on several models is labelled per model, "full (smollm2-135m-instruct)".
+    public var labelledSamples: [SampleRecord] {
+        struct Cell: Hashable { var engine, model, dataset: String; var length: Int }
+        struct EngineOnModel: Hashable { var engine, model: String }
+        let modelOfRun = Dictionary(runs.map { ($0.id, $0.modelName) }, uniquingKeysWith: { first, _ in first })
+        var modelsOfEngine: [String: Set<String>] = [:]
+        var runsOfCell: [Cell: Set<Int64>] = [:]
+        for s in samples {
+            let model = modelOfRun[s.runID] ?? ""
+            modelsOfEngine[s.engine, default: []].insert(model)
+            runsOfCell[Cell(engine: s.engine, model: model, dataset: s.dataset, length: s.length), default: []].insert(s.runID)
+        }
+        let overlapping = Set(runsOfCell.filter { $0.value.count > 1 }.keys.map { EngineOnModel(engine: $0.engine, model: $0.model) })
         return samples.map { s in
             var s = s
-            if runsOfEngine[s.engine]!.count > 1 { s.engine += " (run \(s.runID))" }
+            let model = modelOfRun[s.runID] ?? ""
+            var qualifiers: [String] = []
+            if modelsOfEngine[s.engine]!.count > 1 { qualifiers.append(model) }
+            if overlapping.contains(EngineOnModel(engine: s.engine, model: model)) { qualifiers.append("run \(s.runID)") }
+            if !qualifiers.isEmpty { s.engine += " (" + qualifiers.joined(separator: ", ") + ")" }
             return s
         }
     }
 
     public func document() -> Document {
-        let samples = labelled()
+        let samples = labelledSamples
         var doc = Document()
         doc.heading(1, title)
         let tasks = Set(runs.map(\.task)).sorted().joined(separator: ", ")

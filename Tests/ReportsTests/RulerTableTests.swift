@@ -13,8 +13,14 @@ final class RulerTableTests: XCTestCase {
 
     func store() throws -> (ResultsStore, Int64) {
         let (store, _) = try SyntheticStore.make()
-        var record = SyntheticStore.runRecord(task: "ruler", engines: ["full"], plannedSamples: 12)
+        return (store, try addRun(store, scores))
+    }
+
+    /// A RULER run of engine "full" on `model` with two samples per (task, length) of `scores`.
+    func addRun(_ store: ResultsStore, _ scores: [String: [Int: Double]], model: String = "Gemma 3 270m") throws -> Int64 {
+        var record = SyntheticStore.runRecord(task: "ruler", engines: ["full"], plannedSamples: 2 * scores.values.map(\.count).reduce(0, +))
         record.taskFamily = "ruler"
+        record.modelName = model
         let run = try store.insertRun(record)
         for (task, byLength) in scores {
             for (length, score) in byLength {
@@ -40,7 +46,7 @@ final class RulerTableTests: XCTestCase {
             }
         }
         try store.markFinished(runID: run.id)
-        return (store, run.id)
+        return run.id
     }
 
     func testTheTableAveragesTasksPerLengthAndFindsTheEffectiveLengths() throws {
@@ -67,6 +73,30 @@ final class RulerTableTests: XCTestCase {
         XCTAssertTrue(markdown.contains("Effective length at 85.6 (RULER's threshold): 8k"), markdown)
         XCTAssertTrue(markdown.contains("Effective length at 81.3 (0.856 × the 4k average): 8k"), markdown)
         XCTAssertTrue(report.document().html.contains("<td class=\"num\"><strong>95.0</strong></td>"), "the HTML page has the table too")
+    }
+
+    /// A sweep continued in later runs (8k after 4k, a task added) fills one table; a run on another
+    /// model gets its own, and runs that cover the same cells are told apart by run.
+    func testRunsOfOneEngineAndModelOnOtherCellsShareOneTable() throws {
+        let (store, _) = try SyntheticStore.make()
+        let at4k = try addRun(store, ["niah_single_1": [4096: 100], "vt": [4096: 90]])
+        let at8k = try addRun(store, ["niah_single_1": [8192: 90]])
+        let vtAt8k = try addRun(store, ["vt": [8192: 84]])
+        let smol = try addRun(store, ["vt": [4096: 50]], model: "SmolLM2 135M")
+        let merged = try RunReport(store: store, runIDs: [at4k, at8k, vtAt8k]).render()
+        XCTAssertTrue(merged.contains("| task | 4k | 8k |"), merged)
+        XCTAssertTrue(merged.contains("| vt | 90.0 (n=2) | 84.0 (n=2) |"), merged)
+        XCTAssertTrue(merged.contains("| **average** | **95.0** | **87.0** |"), merged)
+        XCTAssertTrue(merged.contains("Effective length at 85.6 (RULER's threshold): 8k"), merged)
+        XCTAssertFalse(merged.contains("(run "), merged)
+
+        let twoModels = RulerTable(try RunReport(store: store, runIDs: [at4k, smol]).labelledSamples)
+        XCTAssertEqual(twoModels.engines, ["full (Gemma 3 270m)", "full (SmolLM2 135M)"])
+        XCTAssertEqual(twoModels.score("full (SmolLM2 135M)", "vt", 4096)?.value, 50)
+
+        let again = try addRun(store, ["vt": [4096: 70]])
+        let overlapping = RulerTable(try RunReport(store: store, runIDs: [at4k, again]).labelledSamples)
+        XCTAssertEqual(Set(overlapping.engines), ["full (run \(at4k))", "full (run \(again))"])
     }
 
     func testOtherFamiliesGetNoRulerTable() throws {
