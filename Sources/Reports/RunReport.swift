@@ -64,28 +64,32 @@ public struct RunReport {
 
     public var title: String { "lmbench report: run\(runs.count > 1 ? "s" : "") " + runs.map { String($0.id) }.joined(separator: ", ") }
 
-    /// Engine labels for the report's tables. Runs of one engine on one model that cover different
-    /// cells (another task or length: a sweep continued in a later run) keep the engine's label, so
-    /// their samples fill one table; runs that overlap in a cell become "full (run 3)", "full (run 4)";
-    /// an engine run on several models is labelled per model, "full (smollm2-135m-instruct)".
+    /// Engine labels for the report's tables. Runs of one engine, model and chat template that cover
+    /// different cells (another task or length: a sweep continued in a later run) keep the engine's
+    /// label, so their samples fill one table; runs that overlap in a cell become "full (run 3)",
+    /// "full (run 4)"; an engine run on several models or templates is labelled by them,
+    /// "full (SmolLM2 135M)", "full (template chatml)".
     public var labelledSamples: [SampleRecord] {
-        struct Cell: Hashable { var engine, model, dataset: String; var length: Int }
-        struct EngineOnModel: Hashable { var engine, model: String }
-        let modelOfRun = Dictionary(runs.map { ($0.id, $0.modelName) }, uniquingKeysWith: { first, _ in first })
-        var modelsOfEngine: [String: Set<String>] = [:]
+        struct Setup: Hashable { var engine, model, template: String }
+        struct Cell: Hashable { var setup: Setup; var dataset: String; var length: Int }
+        let runByID = Dictionary(runs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        func setup(_ s: SampleRecord) -> Setup {
+            Setup(engine: s.engine, model: runByID[s.runID]?.modelName ?? "", template: runByID[s.runID]?.chatTemplate ?? "")
+        }
+        var setupsOfEngine: [String: Set<Setup>] = [:]
         var runsOfCell: [Cell: Set<Int64>] = [:]
         for s in samples {
-            let model = modelOfRun[s.runID] ?? ""
-            modelsOfEngine[s.engine, default: []].insert(model)
-            runsOfCell[Cell(engine: s.engine, model: model, dataset: s.dataset, length: s.length), default: []].insert(s.runID)
+            setupsOfEngine[s.engine, default: []].insert(setup(s))
+            runsOfCell[Cell(setup: setup(s), dataset: s.dataset, length: s.length), default: []].insert(s.runID)
         }
-        let overlapping = Set(runsOfCell.filter { $0.value.count > 1 }.keys.map { EngineOnModel(engine: $0.engine, model: $0.model) })
+        let overlapping = Set(runsOfCell.filter { $0.value.count > 1 }.keys.map(\.setup))
         return samples.map { s in
             var s = s
-            let model = modelOfRun[s.runID] ?? ""
+            let own = setup(s), others = setupsOfEngine[s.engine]!
             var qualifiers: [String] = []
-            if modelsOfEngine[s.engine]!.count > 1 { qualifiers.append(model) }
-            if overlapping.contains(EngineOnModel(engine: s.engine, model: model)) { qualifiers.append("run \(s.runID)") }
+            if Set(others.map(\.model)).count > 1 { qualifiers.append(own.model) }
+            if Set(others.map(\.template)).count > 1 { qualifiers.append("template \(own.template)") }
+            if overlapping.contains(own) { qualifiers.append("run \(s.runID)") }
             if !qualifiers.isEmpty { s.engine += " (" + qualifiers.joined(separator: ", ") + ")" }
             return s
         }

@@ -17,10 +17,11 @@ final class RulerTableTests: XCTestCase {
     }
 
     /// A RULER run of engine "full" on `model` with two samples per (task, length) of `scores`.
-    func addRun(_ store: ResultsStore, _ scores: [String: [Int: Double]], model: String = "Gemma 3 270m") throws -> Int64 {
+    func addRun(_ store: ResultsStore, _ scores: [String: [Int: Double]], model: String = "Gemma 3 270m", template: String = "none") throws -> Int64 {
         var record = SyntheticStore.runRecord(task: "ruler", engines: ["full"], plannedSamples: 2 * scores.values.map(\.count).reduce(0, +))
         record.taskFamily = "ruler"
         record.modelName = model
+        record.chatTemplate = template
         let run = try store.insertRun(record)
         for (task, byLength) in scores {
             for (length, score) in byLength {
@@ -76,7 +77,7 @@ final class RulerTableTests: XCTestCase {
     }
 
     /// A sweep continued in later runs (8k after 4k, a task added) fills one table; a run on another
-    /// model gets its own, and runs that cover the same cells are told apart by run.
+    /// model or chat template gets its own, and runs that cover the same cells are told apart by run.
     func testRunsOfOneEngineAndModelOnOtherCellsShareOneTable() throws {
         let (store, _) = try SyntheticStore.make()
         let at4k = try addRun(store, ["niah_single_1": [4096: 100], "vt": [4096: 90]])
@@ -93,6 +94,10 @@ final class RulerTableTests: XCTestCase {
         let twoModels = RulerTable(try RunReport(store: store, runIDs: [at4k, smol]).labelledSamples)
         XCTAssertEqual(twoModels.engines, ["full (Gemma 3 270m)", "full (SmolLM2 135M)"])
         XCTAssertEqual(twoModels.score("full (SmolLM2 135M)", "vt", 4096)?.value, 50)
+
+        let templated = try addRun(store, ["vt": [8192: 10]], template: "gemma")
+        let twoTemplates = RulerTable(try RunReport(store: store, runIDs: [at4k, templated]).labelledSamples)
+        XCTAssertEqual(twoTemplates.engines, ["full (template none)", "full (template gemma)"], "another prompt is another configuration")
 
         let again = try addRun(store, ["vt": [4096: 70]])
         let overlapping = RulerTable(try RunReport(store: store, runIDs: [at4k, again]).labelledSamples)
