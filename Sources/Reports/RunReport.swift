@@ -76,19 +76,21 @@ public struct RunReport {
         func setup(_ s: SampleRecord) -> Setup {
             Setup(engine: s.engine, model: runByID[s.runID]?.modelName ?? "", template: runByID[s.runID]?.chatTemplate ?? "")
         }
+        let setups = samples.map(setup)
         var setupsOfEngine: [String: Set<Setup>] = [:]
         var runsOfCell: [Cell: Set<Int64>] = [:]
-        for s in samples {
-            setupsOfEngine[s.engine, default: []].insert(setup(s))
-            runsOfCell[Cell(setup: setup(s), dataset: s.dataset, length: s.length), default: []].insert(s.runID)
+        for (s, own) in zip(samples, setups) {
+            setupsOfEngine[s.engine, default: []].insert(own)
+            runsOfCell[Cell(setup: own, dataset: s.dataset, length: s.length), default: []].insert(s.runID)
         }
+        let severalModels = setupsOfEngine.mapValues { Set($0.map(\.model)).count > 1 }
+        let severalTemplates = setupsOfEngine.mapValues { Set($0.map(\.template)).count > 1 }
         let overlapping = Set(runsOfCell.filter { $0.value.count > 1 }.keys.map(\.setup))
-        return samples.map { s in
+        return zip(samples, setups).map { s, own in
             var s = s
-            let own = setup(s), others = setupsOfEngine[s.engine]!
             var qualifiers: [String] = []
-            if Set(others.map(\.model)).count > 1 { qualifiers.append(own.model) }
-            if Set(others.map(\.template)).count > 1 { qualifiers.append("template \(own.template)") }
+            if severalModels[s.engine]! { qualifiers.append(own.model) }
+            if severalTemplates[s.engine]! { qualifiers.append("template \(own.template)") }
             if overlapping.contains(own) { qualifiers.append("run \(s.runID)") }
             if !qualifiers.isEmpty { s.engine += " (" + qualifiers.joined(separator: ", ") + ")" }
             return s
