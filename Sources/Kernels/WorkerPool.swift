@@ -26,10 +26,11 @@ final class WorkerPool: @unchecked Sendable {
     /// How long a waiting thread spins before it starts yielding its core at each check.
     static let yieldAfterNanoseconds: UInt64 = 20_000
     /// Loops run on the caller alone once helpers are found lagging, before they are tried again:
-    /// about a dozen decoded tokens. Lagging again soon after (within `soloLoops` loops) doubles the
-    /// next stretch, up to `maximumSoloLoops`: a busy machine tends to stay busy, and each try costs
-    /// a few lagging loops.
-    static let soloLoops = 1024
+    /// about 45 decoded tokens of Gemma 3. Lagging again soon after (within `soloLoops` loops)
+    /// doubles the next stretch, up to `maximumSoloLoops`: a busy machine tends to stay busy, and
+    /// each try costs a few lagging loops. (1,024 loops, a dozen tokens, left 2-thread decoding
+    /// beside one busy core 15% under the 1-thread figure on the Zen 4 VM: the tries cost too much.)
+    static let soloLoops = 4096
     static let maximumSoloLoops = 1 << 16
     /// A helper lags when the caller, its own items done, waits longer than this many times the
     /// time it worked, and at least `lagFloorNanoseconds` (a wake-up from sleep is not a lag).
